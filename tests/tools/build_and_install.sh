@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Build the collection tarball, install it offline into a scratch path, and check ansible-doc renders every module.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+ansible-galaxy collection build "$root" --output-path "$work" --force >/dev/null
+tarball=$(ls "$work"/netevents-nutanix-*.tar.gz)
+ansible-galaxy collection install --offline -p "$work/collections" "$tarball" >/dev/null
+export ANSIBLE_COLLECTIONS_PATH="$work/collections"
+count=0
+for module in "$root"/plugins/modules/*.py; do
+  name=$(basename "$module" .py)
+  out=$(ansible-doc "netevents.nutanix.$name")
+  for section in EXAMPLES "RETURN VALUES"; do
+    grep -q "$section" <<<"$out" || { echo "ansible-doc $name: no $section" >&2; exit 1; }
+  done
+  count=$((count + 1))
+done
+echo "built $(basename "$tarball"), installed it offline, ansible-doc rendered $count modules"

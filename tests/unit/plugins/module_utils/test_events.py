@@ -1,0 +1,87 @@
+import copy
+
+import pytest
+
+from ansible_collections.netevents.nutanix.plugins.module_utils.events import (
+    EVENT_TYPES, EventError, VmState, parse_event, vm_state_from_entity)
+
+VM = {
+    "api_version": "3.1",
+    "metadata": {"kind": "vm", "uuid": "0a1b", "spec_version": 3, "categories": {"AppTier": "Web", "Env": "Prod"}},
+    "spec": {"name": "web-01", "resources": {"power_state": "ON", "nic_list": [
+        {"ip_endpoint_list": [{"ip": "10.1.1.5", "type": "ASSIGNED"}]}]}},
+    "status": {"name": "web-01", "state": "COMPLETE", "resources": {"power_state": "ON", "nic_list": [
+        {"ip_endpoint_list": [{"ip": "10.1.1.5"}, {"ip": "10.1.1.6"}]}, {"ip_endpoint_list": []}]}},
+}
+
+
+def envelope(event_type="VM.ON", vm=None):
+    return {"entity_reference": {"kind": "vm", "uuid": "0a1b"}, "data": {"metadata": vm if vm is not None else VM},
+            "version": "1.0", "event_type": event_type}
+
+
+def test_full_payload():
+    ev = parse_event(envelope())
+    assert ev.event_type == "VM.ON" and ev.known_event
+    assert ev.vm_uuid == "0a1b" and ev.vm_name == "web-01"
+    assert ev.ips == ("10.1.1.5", "10.1.1.6")  # status wins over spec
+    assert ev.categories == {"AppTier": "Web", "Env": "Prod"}
+    assert ev.power_state == "ON" and ev.complete
+
+
+def test_empty_nic_list_is_unknown_not_empty():
+    vm = copy.deepcopy(VM)
+    vm["status"]["resources"]["nic_list"] = []
+    vm["spec"]["resources"]["nic_list"] = []
+    ev = parse_event(envelope(vm=vm))
+    assert ev.ips is None and not ev.complete
+
+
+def test_old_aos_shapes():
+    vm = copy.deepcopy(VM)
+    vm["status"]["resources"]["power_state"] = "kPoweredOn"
+    del vm["metadata"]["categories"]
+    vm["spec"] = {}
+    ev = parse_event(envelope(vm=vm))
+    assert ev.power_state == "ON"
+    assert ev.categories is None
+    assert ev.vm_name == "web-01"
+
+
+def test_bad_ips_are_dropped():
+    vm = copy.deepcopy(VM)
+    vm["status"]["resources"]["nic_list"] = [{"ip_endpoint_list": [{"ip": "not-an-ip"}, {"ip": 5}, {}]}]
+    vm["spec"]["resources"]["nic_list"] = "garbage"
+    assert parse_event(envelope(vm=vm)).ips is None
+
+
+def test_unknown_event_type_parses():
+    ev = parse_event(envelope("VM.SOMETHING_NEW"))
+    assert not ev.known_event
+
+
+@pytest.mark.parametrize("body", [
+    None, [], "x", {}, {"event_type": "VM.ON"}, {"event_type": "", "entity_reference": {}, "data": {}},
+    {"event_type": "VM.ON", "entity_reference": {"uuid": ""}, "data": {}},
+    {"event_type": "VM.ON", "entity_reference": "x", "data": {}},
+    {"event_type": 5, "entity_reference": {"uuid": "a"}, "data": {}},
+])
+def test_not_an_envelope(body):
+    with pytest.raises(EventError):
+        parse_event(body)
+
+
+def test_uuid_from_metadata_when_reference_lacks_it():
+    body = envelope()
+    body["entity_reference"] = {"kind": "vm"}
+    assert parse_event(body).vm_uuid == "0a1b"
+
+
+def test_vm_state_from_entity():
+    state = vm_state_from_entity(VM)
+    assert state == VmState("0a1b", "web-01", "ON", ("10.1.1.5", "10.1.1.6"), {"AppTier": "Web", "Env": "Prod"})
+    assert vm_state_from_entity({}).ips == ()
+
+
+def test_event_types():
+    assert len(EVENT_TYPES) == 8 and "VM.NIC_UNPLUG" in EVENT_TYPES

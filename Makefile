@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # ansible-test and ansible-doc want the collection at ansible_collections/<ns>/<name>.
 COLLECTIONS := $(CURDIR)/.collections
 TREE := $(COLLECTIONS)/ansible_collections/netevents/nutanix
+# ansible-test resolves the working directory physically, so it gets a real copy of the files git knows.
+SANITY_TREE := $(CURDIR)/.sanity/ansible_collections/netevents/nutanix
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 PYTEST_ARGS ?=
@@ -33,9 +35,12 @@ demo: venv tree
 
 test: venv tree sanity lint units functional docs-check build
 
-sanity: venv tree
+sanity: venv
 	$(BIN)/python tests/tools/get_pip_standin.py --install
-	cd $(TREE) && ansible-test sanity --python 3.11 --local --color no
+	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
+	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C $(SANITY_TREE)
+	cd $(SANITY_TREE) && git init -q && git add -A
+	cd $(SANITY_TREE) && ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
 
 lint: venv tree
 	cd $(TREE) && ansible-lint --offline
@@ -54,4 +59,4 @@ build: venv tree
 	bash tests/tools/build_and_install.sh
 
 clean:
-	rm -rf $(COLLECTIONS) tests/output .pytest_cache *.tar.gz
+	rm -rf $(COLLECTIONS) .sanity tests/output .pytest_cache *.tar.gz

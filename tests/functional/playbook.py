@@ -85,7 +85,7 @@ def run_playbook(tmp_path, tasks=None, playbook=None, extra_vars=None, check=Fal
     if diff:
         cmd.append("--diff")
     cmd += list(args)
-    proc = subprocess.run(cmd, cwd=REPO, env=ansible_env(tmp_path, env), capture_output=True, text=True,
+    proc = subprocess.run(cmd, cwd=REPO, env=ansible_env(tmp_path, env), capture_output=True, text=True, check=False,
                           timeout=timeout)
     results = []
     if results_file.exists():

@@ -80,7 +80,9 @@ class ServerThread:
             self.host, self._requested_port, self.app, threaded=True, ssl_context=ssl_context
         )
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sim-server", daemon=True)
+        # A short poll interval makes stop() quick: fixtures start and stop servers often.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="sim-server", daemon=True)
         self._thread.start()
         return self
 

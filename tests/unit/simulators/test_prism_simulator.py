@@ -1,0 +1,633 @@
+"""The Prism v3 simulator, driven over HTTPS with plain requests as a client would, and observed from a tiny
+webhook receiver. Every assertion reads back through HTTP (API, receiver or /_sim), never from internals."""
+import base64
+import http.server
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from ansible_collections.netevents.nutanix.plugins.module_utils.events import parse_event
+from tests.simulators.prism import PrismSimulator
+
+V3 = "/api/nutanix/v3"
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "simulators", "prism.py")
+
+
+# ---------------------------------------------------------------- fixtures and helpers
+class Prism(object):
+    """A requests session against one simulator, verifying its self-signed certificate."""
+
+    def __init__(self, sim, auth=("admin", "secret")):
+        self.sim = sim
+        self.session = requests.Session()
+        self.session.auth = auth
+
+    def __call__(self, method, path, **kwargs):
+        kwargs.setdefault("timeout", 10)
+        # Per request: REQUESTS_CA_BUNDLE in the environment would override Session.verify.
+        kwargs.setdefault("verify", self.sim.cert_path)
+        return self.session.request(method, self.sim.url + V3 + path, **kwargs)
+
+    def wait_state(self, path, state="COMPLETE", timeout=10):
+        """Poll GET *path* until status.state is *state*; return the entity."""
+        deadline = time.monotonic() + timeout
+        while True:
+            resp = self("GET", path)
+            assert resp.status_code == 200, resp.text
+            entity = resp.json()
+            if entity["status"]["state"] == state or time.monotonic() > deadline:
+                assert entity["status"]["state"] == state
+                return entity
+            time.sleep(0.05)
+
+    def wait_gone(self, path, timeout=10):
+        deadline = time.monotonic() + timeout
+        while self("GET", path).status_code != 404:
+            assert time.monotonic() < deadline, "%s still exists" % path
+            time.sleep(0.05)
+
+    def create_webhook(self, name="hook", post_url="http://127.0.0.1:9/", events=("VM.ON",), username="listener",
+                       password="hook-pass", wait=True):
+        resources = {"post_url": post_url, "events_filter_list": list(events)}
+        if username:
+            resources["credentials"] = {"username": username, "password": password}
+        resp = self("POST", "/webhooks", json={"api_version": "3.1", "metadata": {"kind": "webhook"},
+                                               "spec": {"name": name, "resources": resources}})
+        assert resp.status_code == 202, resp.text
+        uuid = resp.json()["metadata"]["uuid"]
+        return self.wait_state("/webhooks/" + uuid) if wait else resp.json()
+
+    def create_vm(self, name="web-01", ips=("10.1.1.5",), power="OFF", categories=None, wait=True):
+        nics = [{"ip_endpoint_list": [{"ip": ip, "type": "ASSIGNED"}]} for ip in ips]
+        resp = self("POST", "/vms", json={
+            "api_version": "3.1",
+            "metadata": {"kind": "vm", "categories": categories or {}},
+            "spec": {"name": name, "resources": {"power_state": power, "num_sockets": 1, "nic_list": nics}}})
+        assert resp.status_code == 202, resp.text
+        uuid = resp.json()["metadata"]["uuid"]
+        return self.wait_state("/vms/" + uuid) if wait else resp.json()
+
+    def put_vm(self, vm, **changes):
+        """GET-modify-PUT like a client: send back spec and metadata with the current spec_version."""
+        body = {"api_version": "3.1", "metadata": dict(vm["metadata"]), "spec": json.loads(json.dumps(vm["spec"]))}
+        if "categories" in changes:
+            body["metadata"]["categories"] = changes.pop("categories")
+        body["spec"]["resources"].update(changes)
+        resp = self("PUT", "/vms/" + vm["metadata"]["uuid"], json=body)
+        assert resp.status_code == 202, resp.text
+        return self.wait_state("/vms/" + vm["metadata"]["uuid"])
+
+
+class Receiver(object):
+    """A webhook receiver on 127.0.0.1: records each POST (path, Authorization, JSON body)."""
+
+    def __init__(self, status=200):
+        self.status = status
+        self.requests = []
+        self.release = threading.Event()
+        self.release.set()
+        self.cond = threading.Condition()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server API)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.release.wait(10)  # a slow receiver, when a test clears it
+                with receiver.cond:
+                    receiver.requests.append({"path": self.path, "auth": self.headers.get("Authorization"),
+                                              "body": json.loads(body)})
+                    receiver.cond.notify_all()
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/events" % self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def wait(self, count, timeout=10):
+        with self.cond:
+            self.cond.wait_for(lambda: len(self.requests) >= count, timeout)
+            return list(self.requests)
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def shared_sim():
+    simulator = PrismSimulator(username="admin", password="secret", port=0, pending_seconds=0.2).start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def sim(shared_sim):
+    """One simulator for the module (starting one costs a key pair), wiped through /_sim/reset per test."""
+    shared_sim.pending_seconds = 0.2
+    resp = requests.post(shared_sim.url + "/_sim/reset", verify=shared_sim.cert_path, timeout=10)
+    assert resp.status_code == 200
+    return shared_sim
+
+
+@pytest.fixture
+def prism(sim):
+    return Prism(sim)
+
+
+@pytest.fixture
+def receiver():
+    rcv = Receiver()
+    yield rcv
+    rcv.close()
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+def sim_get(sim, path):
+    resp = requests.get(sim.url + path, verify=sim.cert_path, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def events_seen(receiver_requests):
+    return [(r["body"]["event_type"], r["body"]["entity_reference"]["uuid"]) for r in receiver_requests]
+
+
+# ---------------------------------------------------------------- authentication
+@pytest.mark.parametrize("auth", [None, ("admin", "wrong"), ("root", "secret")])
+@pytest.mark.parametrize("method,path", [("GET", "/users/me"), ("POST", "/webhooks/list"), ("GET", "/vms/x")])
+def test_unauthenticated_requests_get_a_non_json_401(sim, auth, method, path):
+    resp = Prism(sim, auth=auth)(method, path, json={"kind": "webhook"})
+    assert resp.status_code == 401
+    assert resp.headers["WWW-Authenticate"].startswith("Basic ")
+    assert "json" not in resp.headers["Content-Type"]
+    with pytest.raises(ValueError):
+        resp.json()
+
+
+def test_users_me(prism):
+    resp = prism("GET", "/users/me")
+    assert resp.status_code == 200
+    me = resp.json()
+    assert me["status"]["name"] == "admin" and me["metadata"]["kind"] == "user"
+
+
+# ---------------------------------------------------------------- webhooks
+def test_webhook_lifecycle_pending_then_complete(prism, receiver):
+    created = prism.create_webhook(name="nl", post_url=receiver.url, events=["VM.ON", "VM.OFF"], wait=False)
+    assert created["status"]["state"] == "PENDING"
+    assert created["status"]["execution_context"]["task_uuid"]
+    assert created["metadata"]["spec_version"] == 0
+    uuid = created["metadata"]["uuid"]
+
+    hook = prism.wait_state("/webhooks/" + uuid)
+    assert hook["spec"]["name"] == "nl"
+    assert hook["status"]["resources"]["post_url"] == receiver.url
+    assert hook["status"]["resources"]["events_filter_list"] == ["VM.ON", "VM.OFF"]
+    task = prism("GET", "/tasks/" + created["status"]["execution_context"]["task_uuid"]).json()
+    assert task["status"] == "SUCCEEDED" and task["entity_reference_list"] == [{"kind": "webhook", "uuid": uuid}]
+
+    resp = prism("DELETE", "/webhooks/" + uuid)
+    assert resp.status_code == 202
+    assert resp.json()["status"]["state"] == "DELETE_PENDING"
+    prism.wait_gone("/webhooks/" + uuid)
+    listed = prism("POST", "/webhooks/list", json={"kind": "webhook"}).json()
+    assert listed["metadata"]["total_matches"] == 0 and listed["entities"] == []
+
+
+def test_duplicate_webhooks_are_allowed(prism):
+    first = prism.create_webhook(name="dup")
+    second = prism.create_webhook(name="dup")
+    assert first["metadata"]["uuid"] != second["metadata"]["uuid"]
+    listed = prism("POST", "/webhooks/list", json={"kind": "webhook", "filter": "name==dup"}).json()
+    assert listed["metadata"]["total_matches"] == 2
+
+
+def test_webhook_password_is_never_returned(sim, prism):
+    secret = "S3cr3t-hook-password"
+    hook = prism.create_webhook(name="pw", username="listener", password=secret, wait=False)
+    uuid = hook["metadata"]["uuid"]
+    hook = prism.wait_state("/webhooks/" + uuid)
+    put = prism("PUT", "/webhooks/" + uuid, json={"metadata": hook["metadata"], "spec": hook["spec"]})
+    texts = [
+        json.dumps(hook), put.text,
+        prism("GET", "/webhooks/" + uuid).text,
+        prism("POST", "/webhooks/list", json={"kind": "webhook"}).text,
+        json.dumps(sim_get(sim, "/_sim/stats")), json.dumps(sim_get(sim, "/_sim/deliveries")),
+    ]
+    for text in texts:
+        assert secret not in text
+    assert hook["spec"]["resources"]["credentials"] == {"username": "listener"}
+
+
+def test_webhook_list_paging_filter_and_sorting(prism):
+    for i in range(7):
+        prism.create_webhook(name="hook-%d" % i, wait=False)
+    prism.create_webhook(name="other", wait=False)
+
+    names, offset = [], 0
+    while True:
+        page = prism("POST", "/webhooks/list", json={"kind": "webhook", "length": 3, "offset": offset}).json()
+        assert page["metadata"]["total_matches"] == 8 and page["metadata"]["offset"] == offset
+        assert page["metadata"]["length"] == len(page["entities"]) <= 3
+        names += [e["spec"]["name"] for e in page["entities"]]
+        offset += len(page["entities"])
+        if offset >= page["metadata"]["total_matches"]:
+            break
+    assert sorted(names) == sorted(["hook-%d" % i for i in range(7)] + ["other"])
+
+    default = prism("POST", "/webhooks/list", json={"kind": "webhook"}).json()
+    assert len(default["entities"]) == 8
+    beyond = prism("POST", "/webhooks/list", json={"kind": "webhook", "offset": 50}).json()
+    assert beyond["entities"] == [] and beyond["metadata"]["total_matches"] == 8
+
+    # Prism matches the value as a regular expression anywhere in the name.
+    partial = prism("POST", "/webhooks/list", json={"kind": "webhook", "filter": "name==hook"}).json()
+    assert partial["metadata"]["total_matches"] == 7
+    exact = prism("POST", "/webhooks/list", json={"kind": "webhook", "filter": "name==^hook-3$"}).json()
+    assert [e["spec"]["name"] for e in exact["entities"]] == ["hook-3"]
+    either = prism("POST", "/webhooks/list", json={"kind": "webhook", "filter": "name==^other$,name==^hook-1$"})
+    assert sorted(e["spec"]["name"] for e in either.json()["entities"]) == ["hook-1", "other"]
+
+    desc = prism("POST", "/webhooks/list",
+                 json={"kind": "webhook", "sort_attribute": "name", "sort_order": "DESCENDING", "length": 2}).json()
+    assert [e["spec"]["name"] for e in desc["entities"]] == ["other", "hook-6"]
+
+    bad = prism("POST", "/webhooks/list", json={"kind": "webhook", "filter": "color==red"})
+    assert bad.status_code == 422 and bad.json()["message_list"][0]["reason"] == "INVALID_REQUEST"
+
+
+def test_webhook_update_needs_the_current_spec_version(prism):
+    hook = prism.create_webhook(name="v", events=["VM.ON"])
+    uuid = hook["metadata"]["uuid"]
+    assert hook["metadata"]["spec_version"] == 0
+    spec = hook["spec"]
+    spec["resources"]["events_filter_list"] = ["VM.ON", "VM.OFF"]
+    body = {"api_version": "3.1", "metadata": {"kind": "webhook", "uuid": uuid, "spec_version": 0}, "spec": spec}
+
+    resp = prism("PUT", "/webhooks/" + uuid, json=body)
+    assert resp.status_code == 202
+    assert resp.json()["status"]["state"] == "PENDING" and resp.json()["metadata"]["spec_version"] == 1
+
+    stale = prism("PUT", "/webhooks/" + uuid, json=body)
+    assert stale.status_code == 409
+    error = stale.json()
+    assert error["state"] == "ERROR" and error["code"] == 409 and error["api_version"] == "3.1"
+    assert error["message_list"][0]["reason"] == "CONCURRENT_REQUESTS_NOT_ALLOWED"
+    assert "spec_version" in error["message_list"][0]["message"]
+
+    hook = prism.wait_state("/webhooks/" + uuid)
+    assert hook["metadata"]["spec_version"] == 1
+    assert hook["status"]["resources"]["events_filter_list"] == ["VM.ON", "VM.OFF"]
+
+    no_version = dict(body, metadata={"kind": "webhook"})
+    assert prism("PUT", "/webhooks/" + uuid, json=no_version).status_code == 422
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/webhooks/%s"), ("PUT", "/webhooks/%s"),
+                                         ("DELETE", "/webhooks/%s"), ("GET", "/vms/%s"), ("DELETE", "/vms/%s")])
+def test_unknown_uuid_is_a_v3_404(prism, method, path):
+    missing = "0a1b2c3d-0000-4000-8000-000000000000"
+    resp = prism(method, path % missing, json={})
+    assert resp.status_code == 404
+    error = resp.json()
+    assert error["api_version"] == "3.1" and error["code"] == 404 and error["kind"] == "error"
+    assert error["state"] == "ERROR"
+    assert error["message_list"][0]["reason"] == "ENTITY_NOT_FOUND"
+    assert missing in error["message_list"][0]["message"]
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"metadata": {"kind": "webhook"}}, "'spec' is a required property"),
+    ({"spec": {"name": "x", "resources": {"post_url": "http://127.0.0.1/", "events_filter_list": ["VM.ON"]}}},
+     "'metadata' is a required property"),
+    ({"metadata": {"kind": "webhook"},
+      "spec": {"resources": {"post_url": "http://127.0.0.1/", "events_filter_list": ["VM.ON"]}}},
+     "'name' is a required property"),
+    ({"metadata": {"kind": "webhook"}, "spec": {"name": "x", "resources": {"events_filter_list": ["VM.ON"]}}},
+     "'post_url' is a required property"),
+    ({"metadata": {"kind": "webhook"}, "spec": {"name": "x", "resources": {"post_url": "http://127.0.0.1/"}}},
+     "'events_filter_list' is a required property"),
+    ({"metadata": {"kind": "webhook"}, "spec": {"name": "x", "resources": {
+        "post_url": "http://127.0.0.1/", "events_filter_list": ["VM.EXPLODE"]}}}, "'VM.EXPLODE' is not one of"),
+    ({"metadata": {"kind": "webhook"}, "spec": {"name": "x", "resources": {
+        "post_url": "ftp://127.0.0.1/", "events_filter_list": ["VM.ON"]}}}, "is not a valid http(s) URL"),
+])
+def test_invalid_webhook_bodies_are_422(prism, body, field):
+    resp = prism("POST", "/webhooks", json=body)
+    assert resp.status_code == 422
+    message = resp.json()["message_list"][0]
+    assert message["reason"] == "INVALID_REQUEST"
+    assert any(field in text for texts in message["details"].values() for text in texts), message
+    assert prism("POST", "/webhooks/list", json={"kind": "webhook"}).json()["metadata"]["total_matches"] == 0
+
+
+def test_malformed_json_is_400(prism):
+    resp = prism("POST", "/webhooks", data="{not json", headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400 and resp.json()["state"] == "ERROR"
+
+
+# ---------------------------------------------------------------- VMs
+def test_vm_crud(prism):
+    created = prism.create_vm(name="web-01", ips=["10.1.1.5"], categories={"AppTier": "Web"}, wait=False)
+    assert created["status"]["state"] == "PENDING"
+    uuid = created["metadata"]["uuid"]
+    vm = prism.wait_state("/vms/" + uuid)
+    assert vm["metadata"]["categories"] == {"AppTier": "Web"}
+    assert vm["status"]["name"] == "web-01"
+    assert vm["status"]["resources"]["power_state"] == "OFF"
+    nic = vm["status"]["resources"]["nic_list"][0]
+    assert nic["ip_endpoint_list"] == [{"ip": "10.1.1.5", "type": "ASSIGNED"}]
+    assert nic["uuid"] and nic["mac_address"] == vm["spec"]["resources"]["nic_list"][0]["mac_address"]
+
+    prism.create_vm(name="web-02", ips=["10.1.1.6"])
+    prism.create_vm(name="db-01", ips=["10.1.2.5"])
+    listed = prism("POST", "/vms/list", json={"kind": "vm", "filter": "vm_name==web"}).json()
+    assert sorted(e["status"]["name"] for e in listed["entities"]) == ["web-01", "web-02"]
+
+    vm = prism.put_vm(vm, categories={"AppTier": "App", "Env": "Prod"}, num_sockets=2)
+    assert vm["metadata"]["spec_version"] == 1
+    assert vm["metadata"]["categories"] == {"AppTier": "App", "Env": "Prod"}
+    assert vm["status"]["resources"]["num_sockets"] == 2
+    assert vm["status"]["resources"]["nic_list"][0]["uuid"] == nic["uuid"]  # the NIC kept its identity
+
+    resp = prism("DELETE", "/vms/" + uuid)
+    assert resp.status_code == 202 and resp.json()["status"]["state"] == "DELETE_PENDING"
+    prism.wait_gone("/vms/" + uuid)
+    listed = prism("POST", "/vms/list", json={"kind": "vm"}).json()
+    assert sorted(e["status"]["name"] for e in listed["entities"]) == ["db-01", "web-02"]
+
+
+def test_vm_power_change_with_stale_spec_version_is_409(prism):
+    vm = prism.create_vm(name="p", power="OFF")
+    vm = prism.put_vm(vm, power_state="ON")
+    assert vm["status"]["resources"]["power_state"] == "ON"
+    stale = {"metadata": dict(vm["metadata"], spec_version=0), "spec": vm["spec"]}
+    stale["spec"]["resources"]["power_state"] = "OFF"
+    resp = prism("PUT", "/vms/" + vm["metadata"]["uuid"], json=stale)
+    assert resp.status_code == 409
+    assert resp.json()["message_list"][0]["reason"] == "CONCURRENT_REQUESTS_NOT_ALLOWED"
+    assert prism.wait_state("/vms/" + vm["metadata"]["uuid"])["status"]["resources"]["power_state"] == "ON"
+
+
+@pytest.mark.parametrize("resources,detail", [
+    ({"power_state": "SLEEPING"}, "spec.resources.power_state"),
+    ({"nic_list": [{"ip_endpoint_list": [{"ip": "10.1.1.300"}]}]}, "spec.resources.nic_list[0].ip_endpoint_list[0].ip"),
+])
+def test_invalid_vm_bodies_are_422(prism, resources, detail):
+    resp = prism("POST", "/vms", json={"metadata": {"kind": "vm"}, "spec": {"name": "x", "resources": resources}})
+    assert resp.status_code == 422
+    assert detail in resp.json()["message_list"][0]["details"]
+
+
+def test_vm_list_is_capped_at_500_per_page(sim, prism):
+    sim.pending_seconds = 0
+
+    def create(i):
+        body = {"metadata": {"kind": "vm"}, "spec": {"name": "vm-%03d" % i, "resources": {}}}
+        return requests.post(sim.url + V3 + "/vms", json=body, auth=("admin", "secret"), verify=sim.cert_path,
+                             timeout=10).status_code
+    with ThreadPoolExecutor(8) as pool:  # the server is threaded; this only saves wall time
+        assert set(pool.map(create, range(503))) == {202}
+    page = prism("POST", "/vms/list", json={"kind": "vm", "length": 1000}).json()
+    assert page["metadata"]["total_matches"] == 503
+    assert len(page["entities"]) == page["metadata"]["length"] == 500
+    rest = prism("POST", "/vms/list", json={"kind": "vm", "length": 1000, "offset": 500}).json()
+    names = {e["spec"]["name"] for e in page["entities"] + rest["entities"]}
+    assert len(names) == 503
+
+
+# ---------------------------------------------------------------- event delivery
+def test_power_events_reach_the_receiver_with_basic_auth_and_the_envelope(sim, prism, receiver):
+    hook = prism.create_webhook(post_url=receiver.url, events=["VM.ON", "VM.OFF"], username="nl", password="pw1")
+    vm = prism.create_vm(name="web-01", ips=["10.1.1.5"], power="OFF", categories={"AppTier": "Web"})
+    vm = prism.put_vm(vm, power_state="ON")
+    prism.put_vm(vm, power_state="OFF")
+
+    got = receiver.wait(2)
+    uuid = vm["metadata"]["uuid"]
+    assert events_seen(got) == [("VM.ON", uuid), ("VM.OFF", uuid)]
+    for req in got:
+        assert req["auth"] == basic("nl", "pw1")
+        assert req["path"] == "/events"
+        body = req["body"]
+        assert set(body) == {"entity_reference", "data", "version", "event_type"}
+        assert body["version"] == "1.0" and body["entity_reference"]["kind"] == "vm"
+        entity = body["data"]["metadata"]
+        assert {"api_version", "metadata", "spec", "status"} <= set(entity)
+        assert entity["metadata"]["categories"] == {"AppTier": "Web"}
+        assert entity["status"]["resources"]["nic_list"][0]["ip_endpoint_list"][0]["ip"] == "10.1.1.5"
+    assert got[0]["body"]["data"]["metadata"]["status"]["resources"]["power_state"] == "ON"
+    assert got[1]["body"]["data"]["metadata"]["status"]["resources"]["power_state"] == "OFF"
+
+    # The team's parser reads the envelope the simulator sends.
+    event = parse_event(got[0]["body"])
+    assert (event.event_type, event.vm_uuid, event.ips, event.categories) == (
+        "VM.ON", uuid, ("10.1.1.5",), {"AppTier": "Web"})
+
+    recorded = sim_get(sim, "/_sim/deliveries")
+    assert [(d["event_type"], d["status_code"], d["error"], d["webhook_uuid"]) for d in recorded] == [
+        ("VM.ON", 200, None, hook["metadata"]["uuid"]), ("VM.OFF", 200, None, hook["metadata"]["uuid"])]
+    assert recorded[0]["post_url"] == receiver.url and recorded[0]["vm_uuid"] == uuid
+
+
+def test_each_webhook_gets_only_its_events(sim, prism, receiver):
+    other = Receiver()
+    try:
+        prism.create_webhook(name="power", post_url=receiver.url, events=["VM.ON"])
+        prism.create_webhook(name="life", post_url=other.url, events=["VM.CREATE", "VM.DELETE"])
+        vm = prism.create_vm(name="web-01", power="ON", categories={"Env": "Prod"})
+        uuid = vm["metadata"]["uuid"]
+        prism("DELETE", "/vms/" + uuid)
+        prism.wait_gone("/vms/" + uuid)
+        assert sim.wait_idle(10)
+        assert events_seen(receiver.wait(1)) == [("VM.ON", uuid)]
+        life = other.wait(2)
+        assert events_seen(life) == [("VM.CREATE", uuid), ("VM.DELETE", uuid)]
+        # VM.DELETE carries the last known VM.
+        last = life[1]["body"]["data"]["metadata"]
+        assert last["metadata"]["categories"] == {"Env": "Prod"} and last["spec"]["name"] == "web-01"
+        assert len(sim_get(sim, "/_sim/deliveries")) == 3
+    finally:
+        other.close()
+
+
+def test_nic_plug_and_unplug_events(sim, prism, receiver):
+    prism.create_webhook(post_url=receiver.url, events=["VM.NIC_PLUG", "VM.NIC_UNPLUG", "VM.UPDATE", "VM.ON"])
+    vm = prism.create_vm(name="n", ips=["10.0.0.1"], power="OFF")
+    uuid = vm["metadata"]["uuid"]
+    nics = vm["spec"]["resources"]["nic_list"] + [{"ip_endpoint_list": [{"ip": "10.0.0.2"}]}]
+    vm = prism.put_vm(vm, nic_list=nics)
+    assert [n["ip_endpoint_list"][0]["ip"] for n in vm["status"]["resources"]["nic_list"]] == ["10.0.0.1", "10.0.0.2"]
+    prism.put_vm(vm, nic_list=vm["spec"]["resources"]["nic_list"][1:])
+    assert sim.wait_idle(10)
+    got = receiver.wait(4)
+    assert events_seen(got) == [("VM.NIC_PLUG", uuid), ("VM.UPDATE", uuid), ("VM.NIC_UNPLUG", uuid),
+                                ("VM.UPDATE", uuid)]
+    last_ips = [n["ip_endpoint_list"][0]["ip"] for n in got[-1]["body"]["data"]["metadata"]["status"]["resources"][
+        "nic_list"]]
+    assert last_ips == ["10.0.0.2"]
+
+
+def test_category_change_is_a_vm_update_and_power_only_is_not(sim, prism, receiver):
+    prism.create_webhook(post_url=receiver.url, events=["VM.UPDATE", "VM.ON"])
+    vm = prism.create_vm(name="c", power="OFF", categories={"AppTier": "Web"})
+    vm = prism.put_vm(vm, power_state="ON")
+    prism.put_vm(vm, categories={"AppTier": "Db"})
+    assert sim.wait_idle(10)
+    got = receiver.wait(2)
+    assert [r["body"]["event_type"] for r in got] == ["VM.ON", "VM.UPDATE"]
+    assert got[1]["body"]["data"]["metadata"]["metadata"]["categories"] == {"AppTier": "Db"}
+
+
+def test_empty_nics_on_power_on_knob(receiver):
+    with PrismSimulator(port=0, pending_seconds=0.05, empty_nics_on_power_on=True) as quirky:
+        prism = Prism(quirky)
+        prism.create_webhook(post_url=receiver.url, events=["VM.ON", "VM.OFF"])
+        vm = prism.create_vm(name="q", ips=["10.9.9.9"], power="ON")
+        prism.put_vm(vm, power_state="OFF")
+        got = receiver.wait(2)
+        on, off = (r["body"]["data"]["metadata"] for r in got)
+        assert got[0]["body"]["event_type"] == "VM.ON"
+        assert on["status"]["resources"]["nic_list"] == [] and on["spec"]["resources"]["nic_list"] == []
+        assert off["status"]["resources"]["nic_list"][0]["ip_endpoint_list"][0]["ip"] == "10.9.9.9"
+        # Prism itself still knows the IPs.
+        current = prism("GET", "/vms/" + vm["metadata"]["uuid"]).json()
+        assert current["status"]["resources"]["nic_list"][0]["ip_endpoint_list"][0]["ip"] == "10.9.9.9"
+
+
+def test_failed_deliveries_are_recorded(sim, prism):
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    failing = Receiver(status=500)
+    try:
+        prism.create_webhook(name="down", post_url="https://127.0.0.1:%d/x" % port, events=["VM.CREATE"])
+        prism.create_webhook(name="err", post_url=failing.url, events=["VM.CREATE"])
+        prism.create_webhook(name="far", post_url="http://192.0.2.10/x", events=["VM.CREATE"])
+        prism.create_vm(name="x")
+        got = sim.wait_for_deliveries(3)
+        by_url = dict((d["post_url"], d) for d in got)
+        refused = by_url["https://127.0.0.1:%d/x" % port]
+        assert refused["status_code"] is None and "Connection" in refused["error"]
+        assert by_url[failing.url]["status_code"] == 500 and by_url[failing.url]["error"] is None
+        # The simulator never sends anything off this machine.
+        assert "not a loopback address" in by_url["http://192.0.2.10/x"]["error"]
+        assert sim_get(sim, "/_sim/stats")["failed_deliveries"] == 3
+    finally:
+        failing.close()
+
+
+def test_a_slow_receiver_never_blocks_the_api(sim, prism, receiver):
+    prism.create_webhook(post_url=receiver.url, events=["VM.CREATE"])
+    receiver.release.clear()  # the receiver now hangs on each POST until released
+    try:
+        prism.create_vm(name="slow")  # waits for COMPLETE, so VM.CREATE is being delivered now
+        prism.create_vm(name="slow-2")
+        resp = prism("POST", "/vms/list", json={"kind": "vm"}, timeout=5)
+        assert resp.status_code == 200 and resp.json()["metadata"]["total_matches"] == 2
+        assert receiver.requests == []  # still stuck in the receiver
+    finally:
+        receiver.release.set()
+    assert len(receiver.wait(2)) == 2
+
+
+def test_pending_and_deleting_webhooks_get_nothing(sim, prism, receiver):
+    sim.pending_seconds = 0
+    deleting = prism.create_webhook(name="deleting", post_url=receiver.url, events=["VM.CREATE"])
+    sim.pending_seconds = 60  # this deletion and the next creation stay pending for the whole test
+    assert prism("DELETE", "/webhooks/" + deleting["metadata"]["uuid"]).status_code == 202
+    pending = prism.create_webhook(name="pending", post_url=receiver.url, events=["VM.CREATE"], wait=False)
+    assert prism("GET", "/webhooks/" + pending["metadata"]["uuid"]).json()["status"]["state"] == "PENDING"
+    sim.pending_seconds = 0
+    control = prism.create_webhook(name="control", post_url=receiver.url, events=["VM.CREATE"])
+    prism.create_vm(name="x")
+    # Deliveries go out in webhook order, so anything for the first two would arrive before the control's.
+    got = sim.wait_for_deliveries(1)
+    assert [d["webhook_uuid"] for d in got] == [control["metadata"]["uuid"]]
+    assert len(receiver.wait(1)) == 1
+
+
+def test_migrate_helper_emits_vm_migrate(sim, prism, receiver):
+    prism.create_webhook(post_url=receiver.url, events=["VM.MIGRATE"])
+    vm = prism.create_vm(name="m", power="ON")
+    host = vm["status"]["resources"]["host_reference"]["uuid"]
+    resp = requests.post(sim.url + "/_sim/vms/%s/migrate" % vm["metadata"]["uuid"], verify=sim.cert_path, timeout=10)
+    assert resp.status_code == 200
+    got = receiver.wait(1)
+    assert got[0]["body"]["event_type"] == "VM.MIGRATE"
+    assert prism("GET", "/vms/" + vm["metadata"]["uuid"]).json()["status"]["resources"]["host_reference"][
+        "uuid"] != host
+
+
+# ---------------------------------------------------------------- test-control endpoints
+def test_sim_stats_and_reset(sim, prism):
+    prism.create_webhook(name="s")
+    prism("GET", "/users/me")
+    stats = sim_get(sim, "/_sim/stats")
+    assert stats["calls"]["POST /api/nutanix/v3/webhooks"] == 1
+    assert stats["calls"]["GET /api/nutanix/v3/users/me"] == 1
+    assert stats["calls"]["GET /api/nutanix/v3/webhooks/<entity_uuid>"] >= 1
+    assert stats["webhooks"] == 1
+
+    resp = requests.post(sim.url + "/_sim/reset", verify=sim.cert_path, timeout=10)
+    assert resp.status_code == 200
+    assert prism("POST", "/webhooks/list", json={"kind": "webhook"}).json()["metadata"]["total_matches"] == 0
+    stats = sim_get(sim, "/_sim/stats")
+    assert stats["webhooks"] == 0 and stats["calls"] == {"POST /api/nutanix/v3/webhooks/list": 1}
+
+
+# ---------------------------------------------------------------- standalone
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_standalone_script(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, SCRIPT, "--port", str(port), "--username", "ops", "--password", "pw",
+         "--pending-seconds", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        lines = []
+        reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(30)
+        assert lines and lines[0].strip() == "Prism simulator ready at https://127.0.0.1:%d" % port
+        # Trust the certificate the script made (it is valid for 127.0.0.1), as a client pinning it would.
+        cert = tmp_path / "prism.pem"
+        cert.write_text(ssl.get_server_certificate(("127.0.0.1", port)))
+        resp = requests.get("https://127.0.0.1:%d%s/users/me" % (port, V3), auth=("ops", "pw"), verify=str(cert),
+                            timeout=10)
+        assert resp.status_code == 200 and resp.json()["status"]["name"] == "ops"
+        assert requests.get("https://127.0.0.1:%d%s/users/me" % (port, V3), auth=("ops", "bad"), verify=str(cert),
+                            timeout=10).status_code == 401
+    finally:
+        proc.terminate()
+        try:
+            rc = proc.wait(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert rc == 0

@@ -1,0 +1,444 @@
+# -*- coding: utf-8 -*-
+# Copyright: netevents.nutanix contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's one Nutanix Prism v3 client, on requests.
+
+Shared by the nutanix_webhook* modules, vm_tag_sync and the listener: basic auth, TLS verification on by
+default, timeouts, retries with exponential backoff (honouring Retry-After) on connection failures, 429 and
+5xx, webhooks and VMs. Every failure is a PrismError whose text a network engineer can act on; no message,
+URL or log line ever carries the password.
+
+The pure helpers at the end (webhook_spec, webhook_view, webhook_changes) build and compare webhook payloads
+for the modules, so that logic is unit-tested without a server.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import email.utils
+import ipaddress
+import re
+import time
+import traceback
+from time import sleep as _sleep  # the backoff sleep; a name of its own so tests can record the delays
+from urllib.parse import quote, urlsplit
+
+from ansible.module_utils.basic import env_fallback
+from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES
+
+REQUESTS_IMPORT_ERROR = None
+try:
+    import requests
+    import urllib3
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_REQUESTS = True
+
+KNOWN_EVENTS = EVENT_TYPES
+API_PATH = "/api/nutanix/v3"
+MAX_VM_PAGE = 500  # Prism clamps list pages to 500 entities
+MAX_BACKOFF = 30.0  # seconds; also caps a server's Retry-After
+# Statuses worth another try. A create (POST that is not a list) is retried only when Prism surely did not
+# act on it: a second POST of the same webhook would subscribe twice.
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+RETRY_STATUSES_UNSAFE = (429, 503)
+# Webhook names that are safe to put in a FIQL filter as they are (Prism matches the value as a regex,
+# and ';' ',' would split the filter): other names are looked up by listing every webhook.
+_FILTER_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class PrismError(Exception):
+    """A Prism failure: str() is a sentence for the person running the playbook.
+
+    status_code is the HTTP status (None when no answer came), message_list the v3 error's list of
+    {"reason", "message", "details"} and reason the first reason (e.g. ENTITY_NOT_FOUND), or None.
+    """
+
+    def __init__(self, message, status_code=None, message_list=None):
+        super(PrismError, self).__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.message_list = list(message_list or [])
+        self.reason = self.message_list[0].get("reason") if self.message_list else None
+
+    def __str__(self):
+        return self.message
+
+
+def prism_argument_spec():
+    """The connection options every Prism module takes (the netevents.nutanix.prism doc fragment)."""
+    return dict(
+        nutanix_host=dict(type="str", required=True, fallback=(env_fallback, ["NUTANIX_HOST"])),
+        nutanix_port=dict(type="int", default=9440, fallback=(env_fallback, ["NUTANIX_PORT"])),
+        nutanix_username=dict(type="str", required=True, fallback=(env_fallback, ["NUTANIX_USERNAME"])),
+        nutanix_password=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["NUTANIX_PASSWORD"])),
+        validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["VALIDATE_CERTS"])),
+        timeout=dict(type="int", default=30),
+    )
+
+
+def client_from_params(params):
+    """A PrismClient from a module's validated params (prism_argument_spec)."""
+    return PrismClient(params["nutanix_host"], port=params["nutanix_port"], username=params["nutanix_username"],
+                       password=params["nutanix_password"], validate_certs=params["validate_certs"],
+                       timeout=params.get("timeout", 30))
+
+
+class PrismClient(object):
+    """A session with one Prism Element or Prism Central (v3 API)."""
+
+    def __init__(self, host, port=9440, username=None, password=None, validate_certs=True, timeout=30,
+                 retries=3, backoff_factor=0.5):
+        if not HAS_REQUESTS:
+            raise PrismError("the Python library 'requests' is required to talk to Prism")
+        host = (host or "").strip()
+        if not host or "/" in host or "@" in host:
+            raise PrismError("nutanix_host must be a host name or an IP address, not %r" % (host,))
+        if ":" in host:  # only an IPv6 literal may hold a colon; the port goes in nutanix_port
+            try:
+                host = "[%s]" % ipaddress.IPv6Address(host.strip("[]"))
+            except ValueError:
+                raise PrismError("nutanix_host must be a host name or an IP address, not %r (give the port in "
+                                 "nutanix_port)" % (host,))
+        if not timeout or timeout <= 0:
+            raise PrismError("timeout must be a positive number of seconds, not %r" % (timeout,))
+        self.base_url = "https://%s:%d" % (host, int(port))
+        self.where = "Prism at %s" % self.base_url
+        self.timeout = timeout
+        self.retries = max(0, int(retries))
+        self.backoff_factor = backoff_factor
+        self._password = password
+        self.session = requests.Session()
+        if username is not None:
+            self.session.auth = (username, password or "")
+        # Given with each request: requests lets REQUESTS_CA_BUNDLE override a session-wide verify=False.
+        self.verify = bool(validate_certs)
+        if not self.verify:
+            # The user chose not to verify (documented); one warning per request would only bury real output.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json",
+                                     "User-Agent": "netevents.nutanix"})
+
+    # ------------------------------------------------------------------ transport
+    def request(self, method, path, body=None, idempotent=None):
+        """Send one API call (retrying what is safe to retry); return the decoded JSON answer or None."""
+        if idempotent is None:
+            idempotent = method != "POST" or path.endswith("/list")
+        url = self.base_url + API_PATH + path
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(method, url, json=body, timeout=self.timeout, verify=self.verify)
+            except requests.exceptions.SSLError as e:
+                raise PrismError(self._scrub(self._tls_message(e)))
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+                sent = not _never_sent(e)
+                if attempt < self.retries and (idempotent or not sent):
+                    self._sleep(attempt)
+                    attempt += 1
+                    continue
+                raise PrismError(self._scrub(self._connection_message(e, attempt)))
+            except requests.exceptions.RequestException as e:
+                raise PrismError(self._scrub("request to %s failed: %s" % (self.where, e)))
+            status = response.status_code
+            retryable = RETRY_STATUSES if idempotent else RETRY_STATUSES_UNSAFE
+            if status in retryable and attempt < self.retries:
+                self._sleep(attempt, response.headers.get("Retry-After"))
+                attempt += 1
+                continue
+            if status >= 400:
+                raise self._http_error(response, method, path, attempt)
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise PrismError("%s answered %s %s with HTTP %d but not with JSON: is this a Prism v3 API?"
+                                 % (self.where, method, path, status), status_code=status)
+
+    def _sleep(self, attempt, retry_after=None):
+        delay = self.backoff_factor * (2 ** attempt)
+        server_delay = _retry_after_seconds(retry_after)
+        if server_delay is not None:
+            delay = server_delay
+        _sleep(min(max(delay, 0.0), MAX_BACKOFF))
+
+    def _scrub(self, text):
+        """Belt and braces: whatever a library put in an error text, the password does not leave."""
+        if self._password:
+            text = text.replace(self._password, "********")
+        return text
+
+    def _tls_message(self, exc):
+        text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
+            detail = re.search(r"certificate verify failed: ([^()'\"]+)", text)
+            return ("the TLS certificate of %s could not be verified (%s). Add the CA that signed it (or the "
+                    "self-signed certificate itself) to the trusted CAs of the host running the module, e.g. "
+                    "with the REQUESTS_CA_BUNDLE environment variable pointing at a PEM file, or set "
+                    "validate_certs: false on a trusted management network"
+                    % (self.where, detail.group(1).strip() if detail else "certificate verify failed"))
+        if "hostname" in text.lower() and "match" in text.lower():
+            return ("the TLS certificate of %s does not name that host; use the name in the certificate as "
+                    "nutanix_host, or set validate_certs: false on a trusted management network" % self.where)
+        return "TLS handshake with %s failed (is this the HTTPS port of Prism?): %s" % (self.where, text)
+
+    def _connection_message(self, exc, attempt):
+        text = str(exc)
+        low = text.lower()
+        tries = " after %d attempts" % (attempt + 1) if attempt else ""
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return "cannot connect to %s: no answer within %s seconds%s (host down or port filtered?)" % (
+                self.where, self.timeout, tries)
+        if isinstance(exc, requests.exceptions.Timeout):
+            return "%s did not answer within %s seconds%s" % (self.where, self.timeout, tries)
+        if "connection refused" in low:
+            return ("cannot connect to %s: connection refused%s (check nutanix_host and nutanix_port, and that "
+                    "Prism listens there)" % (self.where, tries))
+        if "name or service not known" in low or "nodename nor servname" in low or "name resolution" in low \
+                or "getaddrinfo failed" in low:
+            return "cannot resolve the host name in %s%s: check nutanix_host" % (self.where, tries)
+        if "no route to host" in low or "network is unreachable" in low:
+            return "cannot reach %s%s: no route to the host" % (self.where, tries)
+        return "cannot talk to %s%s: %s" % (self.where, tries, text)
+
+    def _http_error(self, response, method, path, attempt):
+        status = response.status_code
+        if status == 401:
+            return PrismError("%s refused the credentials (HTTP 401): check nutanix_username and nutanix_password"
+                              % self.where, status_code=status)
+        message_list = []
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("message_list"), list):
+            message_list = [m for m in body["message_list"] if isinstance(m, dict)]
+        tries = " (after %d attempts)" % (attempt + 1) if attempt else ""
+        if message_list:
+            parts = []
+            for m in message_list:
+                part = "%s: %s" % (m.get("reason") or "ERROR", m.get("message") or "")
+                if m.get("details"):
+                    part += " %s" % (m["details"],)
+                parts.append(part.strip())
+            detail = "; ".join(parts)
+        else:
+            snippet = re.sub(r"<[^>]+>", " ", response.text or "")
+            detail = " ".join(snippet.split())[:200] or response.reason or ""
+        if status == 403:
+            lead = "%s refused %s %s (HTTP 403): the user lacks the permission" % (self.where, method, path)
+        else:
+            lead = "%s answered %s %s with HTTP %d%s" % (self.where, method, path, status, tries)
+        return PrismError(self._scrub("%s: %s" % (lead, detail) if detail else lead), status_code=status,
+                          message_list=message_list)
+
+    # ------------------------------------------------------------------ generic intentful entities
+    def _list(self, kind, filter=None, page_size=100):
+        """Every entity of *kind* (lazily, page by page) matching the FIQL *filter*."""
+        offset = 0
+        while True:
+            body = {"kind": kind, "length": page_size, "offset": offset}
+            if filter:
+                body["filter"] = filter
+            answer = self.request("POST", "/%ss/list" % kind, body) or {}
+            entities = answer.get("entities") or []
+            yield from entities
+            offset += len(entities)
+            total = (answer.get("metadata") or {}).get("total_matches")
+            if not entities or (isinstance(total, int) and offset >= total):
+                return
+
+    def _wait(self, kind, uuid, timeout, gone=False):
+        """Poll until the entity is COMPLETE (or, with gone, until it is deleted); return it (or None)."""
+        deadline = time.monotonic() + timeout
+        interval = 0.2
+        while True:
+            try:
+                entity = self.request("GET", "/%ss/%s" % (kind, quote(uuid, safe="")))
+            except PrismError as e:
+                if gone and e.status_code == 404:
+                    return None
+                raise
+            state = ((entity or {}).get("status") or {}).get("state")
+            if not gone and state == "COMPLETE":
+                return entity
+            if state == "ERROR":
+                messages = (entity.get("status") or {}).get("message_list") or []
+                raise PrismError("Prism could not apply the %s %s: %s" % (kind, uuid, "; ".join(
+                    "%s: %s" % (m.get("reason"), m.get("message")) for m in messages) or "state ERROR"),
+                    message_list=messages)
+            if time.monotonic() >= deadline:
+                raise PrismError("the %s %s is still %s after %s seconds (Prism has accepted the change and may "
+                                 "still apply it)" % (kind, uuid, state or "not complete", timeout))
+            time.sleep(interval)
+            interval = min(interval * 1.5, 2.0)
+
+    @staticmethod
+    def _metadata(kind, uuid=None, spec_version=None, metadata=None):
+        meta = dict(metadata or {})
+        meta["kind"] = kind
+        if uuid is not None:
+            meta["uuid"] = uuid
+        if spec_version is not None:
+            meta["spec_version"] = spec_version
+        return meta
+
+    # ------------------------------------------------------------------ API
+    def users_me(self):
+        """The logged-in user (a cheap call to check the address and the credentials)."""
+        return self.request("GET", "/users/me")
+
+    def list_webhooks(self, filter=None, page_size=100):
+        return list(self._list("webhook", filter=filter, page_size=page_size))
+
+    def find_webhooks(self, name):
+        """Every webhook named exactly *name* (Prism's filter matches loosely, so compare here too)."""
+        flt = "name==%s" % name if _FILTER_SAFE_NAME.match(name) else None
+        return [w for w in self.list_webhooks(filter=flt) if (w.get("spec") or {}).get("name") == name]
+
+    def get_webhook(self, uuid):
+        return self.request("GET", "/webhooks/%s" % quote(uuid, safe=""))
+
+    def create_webhook(self, spec):
+        return self.request("POST", "/webhooks", {"metadata": {"kind": "webhook"}, "spec": spec})
+
+    def update_webhook(self, uuid, spec, spec_version):
+        return self.request("PUT", "/webhooks/%s" % quote(uuid, safe=""),
+                            {"metadata": self._metadata("webhook", uuid, spec_version), "spec": spec})
+
+    def delete_webhook(self, uuid):
+        self.request("DELETE", "/webhooks/%s" % quote(uuid, safe=""))
+
+    def wait_for_webhook(self, uuid, timeout=60):
+        return self._wait("webhook", uuid, timeout)
+
+    def wait_for_webhook_deleted(self, uuid, timeout=60):
+        self._wait("webhook", uuid, timeout, gone=True)
+
+    def list_vms(self, filter=None, page_size=MAX_VM_PAGE):
+        return self._list("vm", filter=filter, page_size=min(page_size, MAX_VM_PAGE))
+
+    def get_vm(self, uuid):
+        return self.request("GET", "/vms/%s" % quote(uuid, safe=""))
+
+    def create_vm(self, spec, metadata=None):
+        return self.request("POST", "/vms", {"metadata": self._metadata("vm", metadata=metadata), "spec": spec})
+
+    def update_vm(self, uuid, spec, spec_version, metadata=None):
+        """PUT the VM's whole intent; metadata (e.g. from a GET) carries the categories, which PUT replaces."""
+        return self.request("PUT", "/vms/%s" % quote(uuid, safe=""),
+                            {"metadata": self._metadata("vm", uuid, spec_version, metadata), "spec": spec})
+
+    def delete_vm(self, uuid):
+        self.request("DELETE", "/vms/%s" % quote(uuid, safe=""))
+
+    def wait_for_vm(self, uuid, timeout=60):
+        return self._wait("vm", uuid, timeout)
+
+    def set_power_state(self, uuid, state, attempts=3):
+        """Power a VM "ON" or "OFF": GET, then PUT with the current spec_version (again if someone raced us)."""
+        if state not in ("ON", "OFF"):
+            raise PrismError("power state must be 'ON' or 'OFF', not %r" % (state,))
+        for attempt in range(attempts):
+            vm = self.get_vm(uuid)
+            spec = vm.get("spec") or {}
+            if (spec.get("resources") or {}).get("power_state") == state:
+                return vm
+            spec.setdefault("resources", {})["power_state"] = state
+            try:
+                return self.update_vm(uuid, spec, vm["metadata"]["spec_version"], metadata=vm["metadata"])
+            except PrismError as e:
+                if e.status_code != 409 or attempt == attempts - 1:
+                    raise
+        return None  # not reached
+
+
+def _never_sent(exc):
+    """True if the request surely did not reach the server (so even a create may be retried)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    text = repr(exc)
+    return "NewConnectionError" in text or "NameResolutionError" in text or "Connection refused" in text
+
+
+def _retry_after_seconds(value):
+    """Retry-After as seconds: delta-seconds or an HTTP date; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+# ---------------------------------------------------------------------- webhook payloads (pure)
+
+def validate_post_url(url):
+    """Return *url* if it is an http(s) URL with a host and no credentials in it; ValueError otherwise."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("post_url must be an http:// or https:// URL with a host, not %r" % (url,))
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("post_url must not carry a user name or password; give them in credentials instead")
+    return url
+
+
+def webhook_spec(name, post_url, events, credentials=None, description=None):
+    """The v3 spec of a webhook. credentials: {"username", "password"} (password may be left out on update)."""
+    resources = {"post_url": post_url, "events_filter_list": sorted(set(events))}
+    if credentials:
+        creds = {"username": credentials["username"]}
+        if credentials.get("password") is not None:
+            creds["password"] = credentials["password"]
+        resources["credentials"] = creds
+    spec = {"name": name, "resources": resources}
+    if description is not None:
+        spec["description"] = description
+    return spec
+
+
+def webhook_view(entity):
+    """What modules return about a webhook: the intent (spec) and its state, never a password."""
+    metadata = entity.get("metadata") or {}
+    spec = entity.get("spec") or {}
+    resources = spec.get("resources") or {}
+    creds = resources.get("credentials") or {}
+    return {
+        "uuid": metadata.get("uuid"),
+        "name": spec.get("name"),
+        "description": spec.get("description"),
+        "post_url": resources.get("post_url"),
+        "events": sorted(resources.get("events_filter_list") or []),
+        "credentials": {"username": creds["username"]} if creds.get("username") is not None else None,
+        "spec_version": metadata.get("spec_version"),
+        "state": (entity.get("status") or {}).get("state"),
+    }
+
+
+def webhook_changes(current_spec, desired_spec):
+    """The fields (post_url, events, description, credentials.username) where *desired_spec* differs.
+
+    Fields the desired spec leaves out (description, credentials) are not managed and never differ. The
+    password cannot be compared: Prism never returns it.
+    """
+    cur = current_spec.get("resources") or {}
+    want = desired_spec.get("resources") or {}
+    changes = []
+    if cur.get("post_url") != want.get("post_url"):
+        changes.append("post_url")
+    if set(cur.get("events_filter_list") or []) != set(want.get("events_filter_list") or []):
+        changes.append("events")
+    if "description" in desired_spec and (current_spec.get("description") or "") != desired_spec["description"]:
+        changes.append("description")
+    if "credentials" in want and (cur.get("credentials") or {}).get("username") != want["credentials"]["username"]:
+        changes.append("credentials.username")
+    return changes

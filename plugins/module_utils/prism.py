@@ -23,7 +23,10 @@ import traceback
 from time import sleep as _sleep  # the backoff sleep; a name of its own so tests can record the delays
 from urllib.parse import quote, urlsplit
 
-from ansible.module_utils.basic import env_fallback
+try:
+    from ansible.module_utils.basic import env_fallback
+except ImportError:  # the listener service shares this client and does not install ansible-core
+    env_fallback = None
 from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES
 
 REQUESTS_IMPORT_ERROR = None

@@ -1,0 +1,209 @@
+# Copyright: netevents.nutanix contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The dispatcher thread: queued events -> plugin, in batches, in order per VM, with retries.
+
+Loop: take the oldest ready event of each VM (at most ``batch_max_events``); if the batch is not full and its
+oldest event arrived less than ``batch_window_ms`` ago, wait for more; count the attempt in the queue; hand
+the batch to the plugin; record each result in one transaction (done / retry at now + backoff / dead letter).
+A VM's next event stays queued until its current one succeeds or is dead-lettered.
+"""
+import json
+import logging
+import threading
+import time
+
+from ansible_collections.netevents.nutanix.plugins.module_utils.events import EventError, parse_event
+
+from .api import Event
+from .logs import redact
+from .metrics import event_label
+
+log = logging.getLogger("netevents_listener.dispatcher")
+_MAX_ERROR_LEN = 2000
+# The longest the thread sleeps before looking at the queue again (dead letters requeued by the CLI
+# from another process only show up this way).
+_IDLE_POLL_S = 1.0
+
+
+def _error_text(exc):
+    text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
+    return redact(text)[:_MAX_ERROR_LEN]
+
+
+class Dispatcher(object):
+    def __init__(self, queue, plugin, settings, metrics, clock=time.time):
+        """settings: the ``queue`` section (batch_max_events, batch_window_ms, max_attempts, backoff_*)."""
+        self.queue = queue
+        self.plugin = plugin
+        self.settings = settings
+        self.metrics = metrics
+        self.clock = clock
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = None
+        self.batch_started = None      # monotonic time the running batch started, or None
+        self.last_error = None         # {"time": epoch, "message": str} of the last failure
+        self.last_success = None       # epoch of the last applied batch
+        self.fatal = None              # why the thread died, if it did
+
+    # -- control --
+    def start(self):
+        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self._thread.start()
+        self.metrics.dispatcher_up.set(1)
+
+    def notify(self):
+        """A new event was queued: wake up."""
+        with self._cond:
+            self._cond.notify()
+
+    def stop(self, timeout=None):
+        """Stop taking batches; wait for the running one to finish. Returns True when the thread ended."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    @property
+    def alive(self):
+        return self._thread is not None and self._thread.is_alive() and self.fatal is None
+
+    def backoff(self, attempts):
+        s = self.settings
+        return min(s.backoff_max_s, s.backoff_initial_s * (2 ** max(0, attempts - 1)))
+
+    # -- the loop --
+    def _wait(self, seconds):
+        with self._cond:
+            if not self._stopping:
+                self._cond.wait(max(0.0, seconds))
+
+    def _run(self):
+        try:
+            error_delay = self.settings.backoff_initial_s
+            last_prune = 0.0
+            while not self._stopping:
+                try:
+                    self.run_once()
+                    error_delay = self.settings.backoff_initial_s
+                    if time.monotonic() - last_prune > 60:
+                        self.queue.prune_last_seen()
+                        last_prune = time.monotonic()
+                except Exception as e:  # pylint: disable=broad-except
+                    # The queue itself failed (disk full, I/O error): keep trying, the events are safe on disk.
+                    self._record_error("dispatcher: %s" % _error_text(e))
+                    log.exception("dispatcher error, retrying in %.3gs", error_delay)
+                    self._wait(error_delay)
+                    error_delay = min(self.settings.backoff_max_s, error_delay * 2)
+        except BaseException as e:  # pylint: disable=broad-except
+            self.fatal = _error_text(e)
+            log.critical("dispatcher thread died: %s", self.fatal)
+            raise
+        finally:
+            self.metrics.dispatcher_up.set(0)
+
+    def run_once(self):
+        """One step: dispatch a batch if one is ready, else wait for events. Returns the batch size handled."""
+        s = self.settings
+        now = self.clock()
+        batch = self.queue.ready(s.batch_max_events, now)
+        if not batch:
+            due = self.queue.next_due()
+            self._wait(_IDLE_POLL_S if due is None else min(_IDLE_POLL_S, due - now))
+            return 0
+        window_ends = min(e.received_at for e in batch) + s.batch_window_ms / 1000.0
+        if len(batch) < s.batch_max_events and now < window_ends:
+            self._wait(window_ends - now)
+            return 0
+        if self._stopping:
+            return 0
+        return self._dispatch(batch)
+
+    def _dispatch(self, stored):
+        s = self.settings
+        now = self.clock()
+        # Events interrupted max_attempts times (the service died while applying them) give up here.
+        spent = [e for e in stored if e.attempts >= s.max_attempts]
+        if spent:
+            self.queue.finish(dead=[(e.id, "gave up after %d attempts (last: %s)" % (e.attempts, e.last_error))
+                                    for e in spent])
+            for e in spent:
+                self.metrics.dead_lettered.labels(event_label(e.event_type)).inc()
+                log.error("event dead-lettered", extra={"event_id": e.id, "event_type": e.event_type,
+                                                        "vm_uuid": e.vm_uuid, "attempts": e.attempts})
+            stored = [e for e in stored if e.attempts < s.max_attempts]
+        events, invalid = [], []
+        for e in stored:
+            try:
+                body = json.loads(e.body)
+                events.append(Event(e.id, e.event_type, e.vm_uuid, body, parse_event(body), e.received_at,
+                                    e.attempts + 1))
+            except (ValueError, EventError) as exc:  # cannot happen for bodies the app accepted
+                invalid.append((e.id, "stored body is not an event: %s" % exc))
+        if invalid:
+            self.queue.finish(dead=invalid)
+        if not events:
+            return 0
+        # Count the attempt and push the retry time before running: a crash mid-batch then backs off too.
+        self.queue.claim([(e.id, now + self.backoff(e.attempt)) for e in events])
+        results = self._call_plugin(events)
+        self._record(events, results)
+        return len(events)
+
+    def _call_plugin(self, events):
+        self.batch_started = time.monotonic()
+        try:
+            results = self.plugin.handle_batch(list(events))
+        except Exception as e:  # pylint: disable=broad-except
+            log.warning("plugin failed the whole batch: %s", _error_text(e), extra={"batch_size": len(events)})
+            results = [e] * len(events)
+        finally:
+            self.metrics.batch_duration.observe(time.monotonic() - self.batch_started)
+            self.batch_started = None
+        if results is None:
+            return [None] * len(events)
+        try:
+            results = list(results)
+        except TypeError:
+            results = []
+        if len(results) != len(events):
+            error = RuntimeError("plugin returned %d results for %d events" % (len(results), len(events)))
+            results = (results + [error] * len(events))[:len(events)] if len(results) < len(events) \
+                else results[:len(events)]
+        return results
+
+    def _record(self, events, results):
+        s = self.settings
+        now = self.clock()
+        done, retry, dead = [], [], []
+        for event, result in zip(events, results):
+            label = event_label(event.event_type)
+            fields = {"event_id": event.id, "event_type": event.event_type, "vm_uuid": event.vm_uuid,
+                      "attempt": event.attempt}
+            if result is None or result is True:
+                done.append(event.id)
+                self.metrics.applied.labels(label).inc()
+                self.metrics.apply_latency.observe(max(0.0, now - event.received_at))
+                log.info("event applied", extra=fields)
+                continue
+            error = _error_text(result) if isinstance(result, BaseException) else redact(str(result))[:_MAX_ERROR_LEN]
+            retryable = getattr(result, "retryable", True)
+            self.metrics.failed.labels(label).inc()
+            self._record_error(error)
+            if not retryable or event.attempt >= s.max_attempts:
+                dead.append((event.id, error))
+                self.metrics.dead_lettered.labels(label).inc()
+                log.error("event dead-lettered: %s", error, extra=dict(fields, retryable=retryable))
+            else:
+                delay = self.backoff(event.attempt)
+                retry.append((event.id, error, now + delay))
+                log.warning("event failed, retry in %.3gs: %s", delay, error, extra=fields)
+        self.queue.finish(done=done, retry=retry, dead=dead)
+        if done:
+            self.last_success = now
+
+    def _record_error(self, message):
+        self.last_error = {"time": self.clock(), "message": message}

@@ -1,0 +1,44 @@
+# Copyright: netevents.nutanix contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Prometheus metrics served on GET /metrics. Labels only take values from fixed sets (never request data)."""
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES
+
+# Why a request was refused; the label of netevents_listener_events_refused_total.
+REFUSAL_REASONS = ("unauthorized", "source_not_allowed", "body_too_large", "not_json", "incomplete_body",
+                   "malformed_json", "not_an_event", "method_not_allowed", "queue_unavailable")
+
+
+def event_label(event_type):
+    """Known event types as themselves, anything else as "other" (bounded label values)."""
+    return event_type if event_type in EVENT_TYPES else "other"
+
+
+class Metrics(object):
+    def __init__(self, registry=None):
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        p = "netevents_listener_"
+        self.received = Counter(p + "events_received", "Events accepted and queued", ["event_type"], registry=r)
+        self.refused = Counter(p + "events_refused", "Requests refused, by reason", ["reason"], registry=r)
+        self.ignored = Counter(p + "events_ignored", "Events acknowledged but not queued (unknown type, duplicate)",
+                               ["reason"], registry=r)
+        self.applied = Counter(p + "events_applied", "Events the plugin applied", ["event_type"], registry=r)
+        self.failed = Counter(p + "events_failed", "Failed attempts to apply an event (each retry counts)",
+                              ["event_type"], registry=r)
+        self.dead_lettered = Counter(p + "events_dead_lettered", "Events moved to the dead letters", ["event_type"],
+                                     registry=r)
+        self.queue_depth = Gauge(p + "queue_depth", "Events waiting to be applied", registry=r)
+        self.dead_letters = Gauge(p + "dead_letters", "Events in the dead-letter table", registry=r)
+        self.dispatcher_up = Gauge(p + "dispatcher_up", "1 while the dispatcher thread runs", registry=r)
+        self.apply_latency = Histogram(
+            p + "apply_latency_seconds", "Time from receiving an event to the plugin applying it", registry=r,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600))
+        self.batch_duration = Histogram(
+            p + "batch_duration_seconds", "Time the plugin took for one batch", registry=r,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+        for reason in REFUSAL_REASONS:
+            self.refused.labels(reason)
+        for reason in ("unknown_type", "duplicate"):
+            self.ignored.labels(reason)

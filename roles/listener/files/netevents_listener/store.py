@@ -1,0 +1,256 @@
+# Copyright: netevents.nutanix contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The durable event queue: SQLite in WAL mode with synchronous=FULL.
+
+An event is committed here before the webhook gets its 200, so an acknowledged event survives a crash
+(kill -9), a restart, and any plugin or firewall failure. Applied events are deleted; failed ones wait
+for their retry time; events that failed ``max_attempts`` times move to ``dead_letters``.
+
+Ordering: the dispatcher only ever takes the *oldest* pending event of each VM (``ready``), so a VM's later
+event never runs before an earlier one that is still failing.
+
+Duplicates: Prism may deliver an event again. An event whose body is byte-identical to the last event
+accepted for the same VM within ``dedupe_window_s`` is acknowledged but not queued again. Only a repeat of
+the *latest* state is dropped (ON, OFF, ON keeps all three), so dropping never changes the outcome.
+"""
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    vm_uuid TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    body_sha256 TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_vm ON events (vm_uuid, id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    vm_uuid TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    body_sha256 TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    last_error TEXT,
+    dead_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS last_seen (
+    vm_uuid TEXT PRIMARY KEY,
+    body_sha256 TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
+"""
+_COLUMNS = "id, vm_uuid, event_type, body, received_at, attempts, last_error"
+
+
+class QueueError(Exception):
+    """The queue database cannot be used."""
+
+
+class StoredEvent(object):
+    __slots__ = ("id", "vm_uuid", "event_type", "body", "received_at", "attempts", "last_error", "dead_at")
+
+    def __init__(self, row, dead_at=None):
+        (self.id, self.vm_uuid, self.event_type, body, self.received_at, self.attempts, self.last_error) = row
+        self.body = bytes(body)
+        self.dead_at = dead_at
+
+    def __repr__(self):
+        return "StoredEvent(%d, %s, %s)" % (self.id, self.event_type, self.vm_uuid)
+
+
+def body_hash(body):
+    return hashlib.sha256(body).hexdigest()
+
+
+class EventQueue(object):
+    """Thread-safe access to the queue file (one connection, one lock: writes are serialised anyway)."""
+
+    def __init__(self, path, dedupe_window_s=300, clock=time.time):
+        self.path = path
+        self.dedupe_window_s = dedupe_window_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        if not os.path.isdir(os.path.dirname(path) or "."):
+            raise QueueError("cannot open the queue %s: directory %s does not exist" % (path, os.path.dirname(path)))
+        try:
+            if not os.path.exists(path):
+                # The queue holds event bodies: readable by the service user only (WAL files inherit the mode).
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is on disk before we acknowledge, even across a power loss.
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise QueueError("%s was written by a newer listener (schema %d)" % (path, version))
+            self._db.executescript(_SCHEMA)
+            self._db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
+        except sqlite3.Error as e:
+            raise QueueError("cannot open the queue %s: %s" % (path, e))
+
+    def close(self):
+        with self._lock:
+            self._db.close()
+
+    def _tx(self):
+        return _Transaction(self._db, self._lock)
+
+    # -- receiving --
+    def enqueue(self, vm_uuid, event_type, body):
+        """Persist one event; return its id, or None when it repeats the VM's last event (a duplicate)."""
+        now = self.clock()
+        digest = body_hash(body)
+        with self._tx() as db:
+            if self.dedupe_window_s:
+                row = db.execute("SELECT body_sha256, received_at FROM last_seen WHERE vm_uuid = ?",
+                                 (vm_uuid,)).fetchone()
+                if row and row[0] == digest and now - row[1] <= self.dedupe_window_s:
+                    return None
+                db.execute("INSERT INTO last_seen (vm_uuid, body_sha256, received_at) VALUES (?, ?, ?) "
+                           "ON CONFLICT (vm_uuid) DO UPDATE SET body_sha256 = excluded.body_sha256, "
+                           "received_at = excluded.received_at", (vm_uuid, digest, now))
+            cur = db.execute(
+                "INSERT INTO events (vm_uuid, event_type, body, body_sha256, received_at, next_attempt_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (vm_uuid, event_type, sqlite3.Binary(body), digest, now, now))
+            return cur.lastrowid
+
+    # -- dispatching --
+    def ready(self, limit, now=None):
+        """The oldest pending event of each VM whose retry time has come, oldest first."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT %s FROM events WHERE id IN (SELECT MIN(id) FROM events GROUP BY vm_uuid) "
+                "AND next_attempt_at <= ? ORDER BY id LIMIT ?" % _COLUMNS, (now, limit)).fetchall()
+        return [StoredEvent(r) for r in rows]
+
+    def next_due(self):
+        """When the next head-of-line event becomes ready (epoch seconds), or None when the queue is empty."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(next_attempt_at) FROM events WHERE id IN (SELECT MIN(id) FROM events GROUP BY vm_uuid)"
+            ).fetchone()
+        return row[0]
+
+    def claim(self, retry_at):
+        """Count an attempt *before* running it, so an event that crashes the service still dead-letters.
+
+        retry_at -- (id, epoch) pairs: when to try again should this attempt never report back.
+        """
+        with self._tx() as db:
+            db.executemany("UPDATE events SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
+                           [(at, i) for i, at in retry_at])
+
+    def finish(self, done=(), retry=(), dead=()):
+        """Record a batch's outcome in one transaction.
+
+        done  -- ids applied (deleted)
+        retry -- (id, error, next_attempt_at) to try again later
+        dead  -- (id, error) to move to the dead letters
+        """
+        now = self.clock()
+        with self._tx() as db:
+            db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in done])
+            db.executemany("UPDATE events SET last_error = ?, next_attempt_at = ? WHERE id = ?",
+                           [(err, at, i) for i, err, at in retry])
+            for i, err in dead:
+                db.execute("INSERT OR REPLACE INTO dead_letters (id, vm_uuid, event_type, body, body_sha256, "
+                           "received_at, attempts, last_error, dead_at) SELECT id, vm_uuid, event_type, body, "
+                           "body_sha256, received_at, attempts, ?, ? FROM events WHERE id = ?", (err, now, i))
+                db.execute("DELETE FROM events WHERE id = ?", (i,))
+
+    def prune_last_seen(self):
+        if self.dedupe_window_s:
+            with self._tx() as db:
+                db.execute("DELETE FROM last_seen WHERE received_at < ?", (self.clock() - self.dedupe_window_s,))
+
+    # -- inspection and operations --
+    def depth(self):
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    def dead_count(self):
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
+
+    def pending(self):
+        with self._lock:
+            rows = self._db.execute("SELECT %s FROM events ORDER BY id" % _COLUMNS).fetchall()
+        return [StoredEvent(r) for r in rows]
+
+    def dead_letters(self):
+        with self._lock:
+            rows = self._db.execute("SELECT %s, dead_at FROM dead_letters ORDER BY id" % _COLUMNS).fetchall()
+        return [StoredEvent(r[:-1], dead_at=r[-1]) for r in rows]
+
+    def requeue(self, ids=None):
+        """Move dead letters (all when *ids* is None) back to the queue with a fresh attempt count.
+
+        They keep their original id, so each goes back in front of any later event of its VM still queued.
+        Returns the ids requeued.
+        """
+        now = self.clock()
+        with self._tx() as db:
+            if ids is None:
+                ids = [r[0] for r in db.execute("SELECT id FROM dead_letters ORDER BY id")]
+            found = []
+            for i in ids:
+                cur = db.execute(
+                    "INSERT INTO events (id, vm_uuid, event_type, body, body_sha256, received_at, attempts, "
+                    "next_attempt_at, last_error) SELECT id, vm_uuid, event_type, body, body_sha256, received_at, "
+                    "0, ?, last_error FROM dead_letters WHERE id = ?", (now, i))
+                if cur.rowcount:
+                    db.execute("DELETE FROM dead_letters WHERE id = ?", (i,))
+                    found.append(i)
+        return found
+
+    def delete_dead(self, ids=None):
+        with self._tx() as db:
+            if ids is None:
+                return db.execute("DELETE FROM dead_letters").rowcount
+            return sum(db.execute("DELETE FROM dead_letters WHERE id = ?", (i,)).rowcount for i in ids)
+
+
+class _Transaction(object):
+    """``with`` block = one IMMEDIATE transaction under the queue's lock; rolled back on error."""
+
+    def __init__(self, db, lock):
+        self.db = db
+        self.lock = lock
+
+    def __enter__(self):
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                try:
+                    self.db.execute("COMMIT")
+                except sqlite3.Error:
+                    # e.g. disk full: leave no half-open transaction behind for the next caller.
+                    if self.db.in_transaction:
+                        self.db.execute("ROLLBACK")
+                    raise
+            elif self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+        finally:
+            self.lock.release()
+        return False

@@ -1,0 +1,27 @@
+"""Fixtures for the listener tests (helpers live in listener_helpers.py)."""
+import os
+import signal
+
+import pytest
+
+from listener_helpers import ListenerProcess
+
+
+@pytest.fixture
+def listener_process():
+    """Factory for ListenerProcess; every process started is stopped at the end of the test."""
+    started = []
+
+    def factory(config_path, env=None):
+        proc = ListenerProcess(config_path, env=env)
+        started.append(proc)
+        return proc
+
+    yield factory
+    for proc in started:
+        if proc.proc is not None and proc.proc.poll() is None:
+            try:
+                os.killpg(proc.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.proc.wait(timeout=30)

@@ -1,0 +1,229 @@
+"""Queue + dispatcher with a scripted plugin and a fake clock: order per VM, backoff, dead letters, requeue."""
+import json
+import time
+import types
+
+import pytest
+
+from listener_helpers import envelope
+from netevents_listener.api import Plugin, PluginError
+from netevents_listener.dispatcher import Dispatcher
+from netevents_listener.metrics import Metrics
+from netevents_listener.store import EventQueue
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = 1000000.0
+
+    def __call__(self):
+        return self.now
+
+
+class Crash(BaseException):
+    """Stands for the process dying in the middle of a batch."""
+
+
+class ScriptedPlugin(Plugin):
+    """Fails the events whose (vm, event_type) the test lists; records every batch it is handed."""
+
+    def __init__(self):
+        self.batches = []
+        self.fail = {}          # (vm, type) -> number of attempts that still fail (None: always)
+        self.permanent = set()
+        self.crash = False
+
+    def handle_batch(self, events):
+        self.batches.append([(e.vm_uuid, e.event_type, e.attempt) for e in events])
+        if self.crash:
+            raise Crash()
+        results = []
+        for e in events:
+            key = (e.vm_uuid, e.event_type)
+            if key in self.permanent:
+                results.append(PluginError("no such zone", retryable=False))
+            elif key in self.fail and (self.fail[key] is None or self.fail[key] > 0):
+                if self.fail[key] is not None:
+                    self.fail[key] -= 1
+                results.append(PluginError("firewall unreachable"))
+            else:
+                results.append(None)
+        return results
+
+
+def settings(**kw):
+    base = dict(batch_max_events=100, batch_window_ms=0, max_attempts=3, backoff_initial_s=1.0,
+                backoff_max_s=4.0)
+    base.update(kw)
+    return types.SimpleNamespace(**base)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def queue(tmp_path, clock):
+    q = EventQueue(str(tmp_path / "queue.db"), clock=clock)
+    yield q
+    q.close()
+
+
+def make(queue, plugin, clock, **kw):
+    return Dispatcher(queue, plugin, settings(**kw), Metrics(), clock=clock)
+
+
+def put(queue, vm, event_type):
+    return queue.enqueue(vm, event_type, json.dumps(envelope(vm, event_type)).encode())
+
+
+def step(dispatcher, clock, advance=0.0):
+    clock.now += advance
+    return dispatcher.run_once()
+
+
+def test_a_later_event_of_a_vm_waits_for_an_earlier_failing_one(queue, clock):
+    plugin = ScriptedPlugin()
+    plugin.fail[("A", "VM.ON")] = 2
+    d = make(queue, plugin, clock)
+    for vm, et in (("A", "VM.ON"), ("B", "VM.ON"), ("A", "VM.OFF"), ("C", "VM.ON")):
+        put(queue, vm, et)
+    assert step(d, clock) == 3
+    assert step(d, clock, 1.0) == 1     # only A's first event: A.OFF must not overtake it
+    assert step(d, clock, 2.0) == 1
+    assert step(d, clock) == 1          # A.ON applied on its 3rd attempt; now A.OFF
+    assert plugin.batches == [
+        [("A", "VM.ON", 1), ("B", "VM.ON", 1), ("C", "VM.ON", 1)],
+        [("A", "VM.ON", 2)],
+        [("A", "VM.ON", 3)],
+        [("A", "VM.OFF", 1)],
+    ]
+    assert queue.depth() == 0 and queue.dead_count() == 0
+
+
+def test_retries_back_off_exponentially_up_to_the_maximum(queue, clock):
+    plugin = ScriptedPlugin()
+    plugin.fail[("A", "VM.ON")] = None
+    d = make(queue, plugin, clock, max_attempts=10, backoff_initial_s=1.0, backoff_max_s=4.0)
+    put(queue, "A", "VM.ON")
+    delays = []
+    for dummy in range(5):
+        step(d, clock)
+        delays.append(queue.next_due() - clock.now)
+        clock.now = queue.next_due()
+    assert delays == [1.0, 2.0, 4.0, 4.0, 4.0]
+    assert queue.pending()[0].last_error == "PluginError: firewall unreachable"
+
+
+def test_after_max_attempts_an_event_is_dead_lettered_and_the_vm_moves_on(queue, clock):
+    plugin = ScriptedPlugin()
+    plugin.fail[("A", "VM.ON")] = None
+    d = make(queue, plugin, clock, max_attempts=3)
+    first = put(queue, "A", "VM.ON")
+    put(queue, "A", "VM.OFF")
+    for dummy in range(3):
+        step(d, clock, 10)
+    [dead] = queue.dead_letters()
+    assert (dead.id, dead.vm_uuid, dead.event_type, dead.attempts) == (first, "A", "VM.ON", 3)
+    assert "firewall unreachable" in dead.last_error
+    assert json.loads(dead.body) == envelope("A", "VM.ON")
+    step(d, clock, 10)
+    assert plugin.batches[-1] == [("A", "VM.OFF", 1)]
+    assert queue.depth() == 0
+
+
+def test_a_requeued_dead_letter_goes_before_later_queued_events_of_its_vm(queue, clock):
+    plugin = ScriptedPlugin()
+    plugin.fail[("A", "VM.ON")] = None
+    d = make(queue, plugin, clock, max_attempts=1)
+    first = put(queue, "A", "VM.ON")
+    step(d, clock)
+    assert [e.id for e in queue.dead_letters()] == [first]
+    put(queue, "A", "VM.UPDATE")
+    del plugin.fail[("A", "VM.ON")]
+    assert queue.requeue([first]) == [first]
+    assert queue.dead_count() == 0
+    step(d, clock, 1)
+    step(d, clock, 1)
+    assert plugin.batches[1:] == [[("A", "VM.ON", 1)], [("A", "VM.UPDATE", 1)]]
+    assert queue.depth() == 0
+
+
+def test_a_permanent_failure_is_dead_lettered_at_once(queue, clock):
+    plugin = ScriptedPlugin()
+    plugin.permanent.add(("A", "VM.ON"))
+    d = make(queue, plugin, clock, max_attempts=10)
+    put(queue, "A", "VM.ON")
+    step(d, clock)
+    assert [(e.attempts, e.last_error) for e in queue.dead_letters()] == [(1, "PluginError: no such zone")]
+
+
+def test_a_batch_that_raises_fails_every_event_in_it(queue, clock):
+    class Raising(Plugin):
+        def handle_batch(self, events):
+            raise ConnectionError("refused")
+
+    d = make(queue, Raising(), clock)
+    put(queue, "A", "VM.ON")
+    put(queue, "B", "VM.ON")
+    step(d, clock)
+    assert [(e.attempts, e.last_error) for e in queue.pending()] == [(1, "ConnectionError: refused")] * 2
+    assert d.last_error["message"] == "ConnectionError: refused"
+
+
+@pytest.mark.parametrize("returned,expected_failed", [(None, 0), ([None, None], 0), ([None], 1), ([], 2)])
+def test_none_means_success_and_missing_results_are_failures(queue, clock, returned, expected_failed):
+    class Fixed(Plugin):
+        def handle_batch(self, events):
+            return returned
+
+    d = make(queue, Fixed(), clock)
+    put(queue, "A", "VM.ON")
+    put(queue, "B", "VM.ON")
+    step(d, clock)
+    assert queue.depth() == expected_failed
+
+
+def test_an_attempt_is_counted_before_running_so_a_crashing_event_ends_in_the_dead_letters(queue, clock):
+    plugin = ScriptedPlugin()
+    plugin.crash = True
+    d = make(queue, plugin, clock, max_attempts=2)
+    put(queue, "A", "VM.ON")
+    for dummy in range(2):
+        with pytest.raises(Crash):
+            step(d, clock, 10)
+    assert queue.pending()[0].attempts == 2
+    plugin.crash = False
+    step(d, clock, 10)
+    [dead] = queue.dead_letters()
+    assert "gave up after 2 attempts" in dead.last_error
+    assert len(plugin.batches) == 2
+
+
+def test_a_batch_waits_for_the_window_unless_it_is_full(queue, clock):
+    plugin = ScriptedPlugin()
+    d = make(queue, plugin, clock, batch_window_ms=20, batch_max_events=2)
+    put(queue, "A", "VM.ON")
+    assert step(d, clock) == 0                 # alone and young: wait for company
+    put(queue, "B", "VM.ON")
+    put(queue, "C", "VM.ON")
+    assert step(d, clock) == 2                 # full: go at once
+    assert step(d, clock, 0.02) == 1           # window over
+    assert [len(b) for b in plugin.batches] == [2, 1]
+
+
+def test_dispatcher_thread_applies_events_and_stops(queue):
+    plugin = ScriptedPlugin()
+    d = Dispatcher(queue, plugin, settings(batch_window_ms=10), Metrics())
+    d.start()
+    try:
+        put(queue, "A", "VM.ON")
+        d.notify()
+        deadline = time.monotonic() + 10
+        while queue.depth() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert queue.depth() == 0 and d.alive
+    finally:
+        assert d.stop(10)
+    assert not d.alive

@@ -1,0 +1,116 @@
+"""The plugin API: the documented example plugin loaded by module:attribute, Prism lookups through the shared
+client against the Prism simulator, Prism's own webhook deliveries, and a plugin that cannot start."""
+import base64
+import json
+import os
+
+import pytest
+
+from listener_helpers import (EXAMPLES, WEBHOOK_PASSWORD, WEBHOOK_USER, envelope, make_config, read_jsonl,
+                              wait_for, write_secret)
+from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient, webhook_spec
+from netevents_listener.config import load_config
+from netevents_listener.service import Service
+from tests.simulators.prism import PrismSimulator
+
+HEADERS = {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (WEBHOOK_USER, WEBHOOK_PASSWORD)).encode()).decode(),
+           "Content-Type": "application/json"}
+PATH = "/listener/callback"
+
+
+@pytest.fixture
+def examples_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(EXAMPLES)
+
+
+@pytest.fixture
+def prism():
+    sim = PrismSimulator(username="admin", password="prism-secret", pending_seconds=0.05).start()
+    yield sim
+    sim.stop()
+
+
+def inventory(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def test_example_plugin_is_loaded_by_module_attribute_and_applies_events(tmp_path, examples_on_path):
+    config = load_config(make_config(tmp_path, plugin={"name": "vm_inventory:VmInventoryPlugin",
+                                                       "options": {"path": "inventory.json"}}))
+    svc = Service(config).start()
+    try:
+        assert type(svc.plugin).__module__ == "vm_inventory"
+        client = svc.app.test_client()
+        for body in (envelope("vm-1", "VM.ON", ip="10.0.0.1", categories={"AppTier": "Web"}),
+                     envelope("vm-2", "VM.ON", ip="10.0.0.2"),
+                     envelope("vm-2", "VM.DELETE"),
+                     envelope("vm-1", "VM.OFF", ip="10.0.0.1", categories={"AppTier": "Web"})):
+            assert client.post(PATH, data=json.dumps(body), headers=HEADERS).status_code == 200
+        path = str(tmp_path / "inventory.json")
+        wait_for(lambda: (inventory(path) or {}).get("vm-1", {}).get("power_state") == "OFF" and svc.queue.depth() == 0,
+                 message="the inventory to show vm-1 off")
+        assert inventory(path) == {"vm-1": {
+            "name": "vm-vm-1", "power_state": "OFF", "ips": ["10.0.0.1"], "categories": {"AppTier": "Web"},
+            "last_event": "VM.OFF", "event_id": 4}}
+    finally:
+        svc.stop(timeout=10)
+
+
+def test_example_plugin_asks_prism_when_the_payload_lacks_ips(tmp_path, examples_on_path, prism):
+    client = PrismClient(prism.host, port=prism.port, username="admin", password="prism-secret",
+                         validate_certs=False)
+    created = client.create_vm({"name": "db-01", "resources": {"power_state": "ON", "nic_list": [
+        {"ip_endpoint_list": [{"ip": "10.20.0.7"}]}]}}, metadata={"categories": {"AppTier": "DB"}})
+    vm_uuid = created["metadata"]["uuid"]
+    client.wait_for_vm(vm_uuid, timeout=30)
+    write_secret(str(tmp_path / "prism_password"), "prism-secret")
+    config = load_config(make_config(
+        tmp_path, plugin={"name": "vm_inventory:VmInventoryPlugin",
+                          "options": {"path": "inventory.json", "ask_prism": True}},
+        extra={"prism": {"host": prism.host, "port": prism.port, "username": "admin",
+                         "password_file": "prism_password", "validate_certs": False}}))
+    svc = Service(config).start()
+    try:
+        # What AOS sends at VM.ON: no IPs yet, and this payload carries no categories either.
+        body = envelope(vm_uuid, "VM.ON")
+        del body["data"]["metadata"]["metadata"]["categories"]
+        assert svc.app.test_client().post(PATH, data=json.dumps(body), headers=HEADERS).status_code == 200
+        path = str(tmp_path / "inventory.json")
+        entry = wait_for(lambda: (inventory(path) or {}).get(vm_uuid), message="the VM in the inventory")
+        assert (entry["name"], entry["ips"], entry["categories"], entry["power_state"]) == (
+            "db-01", ["10.20.0.7"], {"AppTier": "DB"}, "ON")
+    finally:
+        svc.stop(timeout=10)
+
+
+def test_prism_webhook_deliveries_reach_the_real_listener(tmp_path, listener_process, prism):
+    server = listener_process(make_config(tmp_path)).start()
+    client = PrismClient(prism.host, port=prism.port, username="admin", password="prism-secret",
+                         validate_certs=False)
+    hook = client.create_webhook(webhook_spec("netevents-test", server.url, ["VM.CREATE", "VM.ON", "VM.OFF"],
+                                              credentials={"username": WEBHOOK_USER, "password": WEBHOOK_PASSWORD}))
+    client.wait_for_webhook(hook["metadata"]["uuid"], timeout=30)
+    created = client.create_vm({"name": "web-01", "resources": {"power_state": "ON", "nic_list": [
+        {"ip_endpoint_list": [{"ip": "10.1.1.5"}]}]}}, metadata={"categories": {"AppTier": "Web"}})
+    vm_uuid = created["metadata"]["uuid"]
+    client.wait_for_vm(vm_uuid, timeout=30)
+    client.set_power_state(vm_uuid, "OFF")
+    deliveries = prism.wait_for_deliveries(3, timeout=30)
+    assert [(d["event_type"], d["status_code"]) for d in deliveries] == [
+        ("VM.CREATE", 200), ("VM.ON", 200), ("VM.OFF", 200)]
+    log = str(tmp_path / "events.jsonl")
+    lines = wait_for(lambda: len(read_jsonl(log)) == 3 and read_jsonl(log), message="3 events applied")
+    assert [(line["event_type"], line["vm_uuid"]) for line in lines] == [
+        ("VM.CREATE", vm_uuid), ("VM.ON", vm_uuid), ("VM.OFF", vm_uuid)]
+    assert lines[1]["vm"]["ips"] == ["10.1.1.5"] and lines[1]["vm"]["categories"] == {"AppTier": "Web"}
+
+
+def test_a_plugin_that_cannot_start_stops_the_service_with_a_clear_message(tmp_path, listener_process):
+    config = make_config(tmp_path, plugin={"name": "log", "options": {"path": "no-such-dir/events.jsonl"}})
+    server = listener_process(config).start(wait=False)
+    assert server.proc.wait(timeout=60) == 3            # gunicorn: the worker failed to boot, do not respawn
+    logs = server.logs()
+    assert "cannot start: cannot open" in logs and "no-such-dir/events.jsonl" in logs

@@ -1,0 +1,172 @@
+"""The listener role end to end: the real deploy_listener.yml / remove_listener.yml on localhost.
+
+Service manager "none" (no systemd as PID 1 here): the role starts the rendered unit's exact ExecStart. The
+Prism simulator delivers real webhook POSTs to the deployed listener, which drives the PAN-OS simulator; the
+firewall is read back through its XML API.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+
+from tests.conftest import REPO
+from tests.functional.conftest import PANOS_PASSWORD, PANOS_USERNAME, PRISM_PASSWORD, PRISM_USERNAME
+from tests.functional.playbook import run_playbook
+
+WEBHOOK_PASSWORD = "W3bhook-S3cret-pw"
+PLAYBOOKS = os.path.join(REPO, "playbooks")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def registered_ips(panos_sim):
+    """{ip: set(tags)} read through the XML API (keygen, then show object registered-ip)."""
+    url = panos_sim.url + "/api/"
+    key = ET.fromstring(requests.post(url, data={"type": "keygen", "user": PANOS_USERNAME,
+                                                 "password": PANOS_PASSWORD}, verify=False, timeout=10).text)
+    key = key.findtext("result/key")
+    cmd = "<show><object><registered-ip><all/></registered-ip></object></show>"
+    root = ET.fromstring(requests.post(url, data={"type": "op", "cmd": cmd, "key": key}, verify=False,
+                                       timeout=10).text)
+    return dict((e.get("ip"), set(m.text for m in e.iter("member"))) for e in root.iter("entry") if e.get("ip"))
+
+
+def wait_for(predicate, timeout=30, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for %s" % what)
+
+
+@pytest.fixture
+def deployment(tmp_path, prism_sim, panos_sim):
+    port = free_port()
+    variables = {
+        "netevents_listener_hosts": "localhost",
+        "ansible_become": False,
+        "listener_service_manager": "none",
+        "listener_create_user": False,
+        "listener_user": "root",
+        "listener_group": "root",
+        "listener_install_os_packages": False,
+        "listener_python": sys.executable,
+        "listener_install_dir": str(tmp_path / "opt"),
+        "listener_config_dir": str(tmp_path / "etc"),
+        "listener_state_dir": str(tmp_path / "state"),
+        "listener_bind_host": "127.0.0.1",
+        "listener_port": port,
+        "listener_webhook_url": "http://127.0.0.1:%d/listener/callback" % port,
+        "listener_webhook_password": WEBHOOK_PASSWORD,
+        "listener_prism_host": prism_sim.host,
+        "listener_prism_port": prism_sim.port,
+        "listener_prism_username": PRISM_USERNAME,
+        "listener_prism_password": PRISM_PASSWORD,
+        "listener_prism_validate_certs": False,
+        "listener_panos_targets": [{"ip_address": panos_sim.host, "port": panos_sim.port,
+                                    "username": PANOS_USERNAME, "password": PANOS_PASSWORD,
+                                    "validate_certs": False}],
+        "listener_batch_window_ms": 50,
+        "listener_reconcile_interval_minutes": 0,
+    }
+    yield variables
+    # Whatever a test did, leave no listener running.
+    supervise = tmp_path / "opt" / "supervise.py"
+    if supervise.exists():
+        subprocess.run([sys.executable, str(supervise), "stop", "--pid-file", str(tmp_path / "state" / "listener.pid")],
+                       check=False, capture_output=True)
+
+
+def deploy(tmp_path, variables, name="deploy_listener.yml"):
+    run = run_playbook(tmp_path / ("run-%s" % time.monotonic_ns()), playbook=os.path.join(PLAYBOOKS, name),
+                       extra_vars=variables)
+    assert run.rc == 0, run.stdout[-6000:] + run.stderr[-3000:]
+    return run
+
+
+def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_sim):
+    first = deploy(tmp_path, deployment)
+    assert first.changed_count > 0
+
+    # The service answers /healthz and its webhook is registered in Prism (read through the v3 API).
+    health = requests.get("http://127.0.0.1:%d/healthz" % deployment["listener_port"], timeout=5)
+    assert health.status_code == 200
+    hooks = requests.post(prism_sim.url + "/api/nutanix/v3/webhooks/list", json={"kind": "webhook"},
+                          auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=False, timeout=10).json()["entities"]
+    assert [h["spec"]["resources"]["post_url"] for h in hooks] == [deployment["listener_webhook_url"]]
+
+    # The config and secret files are 0600 and the config holds no secret.
+    config = tmp_path / "etc" / "config.yml"
+    assert oct(config.stat().st_mode & 0o777) == "0o600"
+    for secret in (tmp_path / "etc" / "secrets").iterdir():
+        assert oct(secret.stat().st_mode & 0o777) == "0o600"
+    for secret in (WEBHOOK_PASSWORD, PRISM_PASSWORD, PANOS_PASSWORD):
+        assert secret not in config.read_text()
+        assert secret not in first.stdout
+
+    # Events from Prism reach the firewall: a VM powered on with a category gets its IP tagged.
+    vm = requests.post(prism_sim.url + "/api/nutanix/v3/vms", auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=False,
+                       timeout=10, json={
+                           "metadata": {"kind": "vm", "categories": {"AppTier": "Web"}},
+                           "spec": {"name": "web-01", "resources": {
+                               "power_state": "ON",
+                               "nic_list": [{"ip_endpoint_list": [{"ip": "10.20.0.5", "type": "ASSIGNED"}]}]}}})
+    assert vm.status_code == 202
+    assert wait_for(lambda: "ntnx.AppTier.Web" in registered_ips(panos_sim).get("10.20.0.5", ()),
+                    what="10.20.0.5 tagged ntnx.AppTier.Web on the firewall")
+
+    # Same playbook again: nothing to change, no restart.
+    pid = (tmp_path / "state" / "listener.pid").read_text()
+    second = deploy(tmp_path, deployment)
+    assert second.changed_count == 0, [r["task"] for r in second.results if r["result"].get("changed")]
+    assert (tmp_path / "state" / "listener.pid").read_text() == pid
+
+    # Removal unregisters the webhook and stops the service; the queue stays (no purge).
+    deploy(tmp_path, deployment, "remove_listener.yml")
+    hooks = requests.post(prism_sim.url + "/api/nutanix/v3/webhooks/list", json={"kind": "webhook"},
+                          auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=False, timeout=10).json()
+    assert [h for h in hooks["entities"] if h.get("status", {}).get("state") != "DELETE_PENDING"] == []
+    with pytest.raises(requests.ConnectionError):
+        requests.get("http://127.0.0.1:%d/healthz" % deployment["listener_port"], timeout=5)
+    assert not (tmp_path / "opt").exists() and (tmp_path / "state" / "queue.db").exists()
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed")
+@pytest.mark.parametrize("port,capabilities", [(8080, ""), (443, "CAP_NET_BIND_SERVICE")])
+def test_rendered_unit_verifies(tmp_path, port, capabilities):
+    """Render the role's unit for a systemd host and check it with systemd-analyze verify."""
+    role = os.path.join(REPO, "roles", "listener")
+    unit = tmp_path / "netevents-listener.service"
+    tasks = [
+        {"name": "load role defaults", "ansible.builtin.include_vars": os.path.join(role, "defaults", "main.yml")},
+        {"name": "load role vars", "ansible.builtin.include_vars": os.path.join(role, "vars", "main.yml")},
+        {"name": "render", "ansible.builtin.template": {
+            "src": os.path.join(role, "templates", "netevents-listener.service.j2"), "dest": str(unit)}},
+    ]
+    # verify wants ExecStart to name a real executable: the install dir's venv is this test's interpreter.
+    install_dir = tmp_path / "opt"
+    install_dir.mkdir()
+    (install_dir / "venv").symlink_to(os.path.dirname(os.path.dirname(sys.executable)))
+    run = run_playbook(tmp_path, tasks=tasks, extra_vars={
+        "listener_port": port, "listener_install_dir": str(install_dir), "listener_user": "root",
+        "listener_group": "root"})
+    assert run.rc == 0, run.stdout[-3000:]
+    text = unit.read_text()
+    assert "CapabilityBoundingSet=%s\n" % capabilities in text
+    assert "StateDirectory=netevents-listener\n" in text and "ProtectSystem=strict\n" in text
+    proc = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True,
+                          check=False)
+    # Warnings still exit 0: any output at all is a finding.
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: netevents.nutanix contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Start, stop and check a detached process with a pid file: the role's stand-in for systemd.
@@ -85,7 +84,7 @@ def status(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     sub = parser.add_subparsers(dest="action", required=True)
     for name in ("start", "stop", "status"):
         p = sub.add_parser(name)

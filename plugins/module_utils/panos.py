@@ -1,0 +1,620 @@
+# -*- coding: utf-8 -*-
+# Copyright: netevents.nutanix contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's one PAN-OS client, on pan-os-python.
+
+Shared by the panos_* modules, vm_tag_sync and the listener's panos plugin: connecting (with TLS
+verification, which pan-os-python itself does not do), object-name validation (names end up in XPath),
+idempotent candidate-config changes, the registered-IP table (read in pages, written in ONE User-ID call
+per change set) and commit (waiting while another commit runs). Every failure is a PanosError whose text
+a network engineer can act on.
+"""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import ipaddress
+import os
+import re
+import ssl
+import time
+import traceback
+import xml.etree.ElementTree as ET
+
+try:
+    from ansible.module_utils.basic import env_fallback
+except ImportError:  # the listener service shares this client and does not install ansible-core
+    env_fallback = None
+
+PANOS_IMPORT_ERROR = None
+try:
+    import pan.xapi
+    from panos.base import PanDevice
+    from panos.errors import PanCommitInProgress, PanObjectMissing
+    from panos.firewall import Firewall, FirewallCommit
+    from panos.objects import AddressGroup, Tag
+    from panos.panorama import DeviceGroup, Panorama, PanoramaCommit
+    from panos.policies import PostRulebase, PreRulebase, Rulebase, SecurityRule
+except ImportError:
+    HAS_PANOS = False
+    PANOS_IMPORT_ERROR = traceback.format_exc()
+else:
+    HAS_PANOS = True
+
+DEFAULT_API_TIMEOUT = 60
+COMMIT_POLL_INTERVAL = 0.5  # as pan-os-python polls jobs
+
+# Conservative PAN-OS names: letters, digits, '_', '.', '-' and inner spaces. No quote, '<', '>', '&', '/',
+# '[', ']', '@', '=' can reach an XPath predicate or the XML, whatever the caller forgot to escape.
+_NAME_RE = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_. -]*[A-Za-z0-9_.-])?$")
+MAX_NAME_LENGTH = {
+    "tag": 127,
+    "address": 63,
+    "address_group": 63,
+    "rule": 63,
+    "application": 63,
+    "service": 63,
+    "zone": 31,
+    "device_group": 31,
+    "admin": 31,
+}
+_VSYS_RE = re.compile(r"^vsys[0-9]{1,3}$")
+_HOST_RE = re.compile(r"^(?:[A-Za-z0-9.-]+|\[?[0-9A-Fa-f:.]+\]?)$")
+_PANORAMA_MODELS = ("Panorama", "M-")
+
+
+class PanosError(Exception):
+    """A PAN-OS failure, with a message meant for the person running the playbook."""
+
+
+def validate_name(name, kind="tag"):
+    """Return *name* if it is a safe PAN-OS name of that kind, else raise ValueError."""
+    if kind not in MAX_NAME_LENGTH:
+        raise ValueError("unknown kind of PAN-OS name %r" % (kind,))
+    limit = MAX_NAME_LENGTH[kind]
+    label = kind.replace("_", " ")
+    if not isinstance(name, str) or not name:
+        raise ValueError("the %s name must be a non-empty string, not %r" % (label, name))
+    if len(name) > limit:
+        raise ValueError("the %s name %r is %d characters long; PAN-OS allows at most %d"
+                         % (label, name, len(name), limit))
+    if not _NAME_RE.match(name):
+        raise ValueError("the %s name %r is not accepted: use letters, digits, '_', '.', '-' and inner spaces, "
+                         "starting with a letter, digit or '_'" % (label, name))
+    return name
+
+
+def validate_vsys(vsys):
+    if not isinstance(vsys, str) or not _VSYS_RE.match(vsys):
+        raise ValueError("vsys must look like 'vsys1', not %r" % (vsys,))
+    return vsys
+
+
+def validate_address(value):
+    """An address member of a rule or group: 'any', an address name, an IP, a network or a range."""
+    if value == "any":
+        return value
+    candidate = value.split("-", 1) if isinstance(value, str) and value.count("-") == 1 else [value]
+    try:
+        for part in candidate:
+            ipaddress.ip_network(part, strict=False)
+        return value
+    except (ValueError, TypeError):
+        return validate_name(value, "address")
+
+
+def normalize_ip(ip):
+    """One spelling per address ('10.0.0.5', '2001:db8::5'), so tables compare; ValueError if not an IP."""
+    try:
+        return str(ipaddress.ip_address(str(ip).strip()))
+    except ValueError:
+        raise ValueError("%r is not an IPv4 or IPv6 address" % (ip,))
+
+
+# --- connection -------------------------------------------------------------------------------------------
+
+PROVIDER_OPTIONS = dict(
+    ip_address=dict(type="str", required=True, fallback=(env_fallback, ["PANOS_HOSTNAME"])),
+    username=dict(type="str", default="admin", fallback=(env_fallback, ["PANOS_USERNAME"])),
+    password=dict(type="str", no_log=True, fallback=(env_fallback, ["PANOS_PASSWORD"])),
+    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["PANOS_API_KEY"])),
+    port=dict(type="int", default=443),
+    serial_number=dict(type="str"),
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+)
+
+
+def provider_argument_spec(vsys=True, device_group=True):
+    """The ``provider`` option (as in paloaltonetworks.panos, plus TLS settings) and, when asked, vsys/device_group."""
+    spec = dict(provider=dict(type="dict", options=PROVIDER_OPTIONS, apply_defaults=True,
+                              required_one_of=[["password", "api_key"]]))
+    if vsys:
+        spec["vsys"] = dict(type="str", default="vsys1")
+    if device_group:
+        spec["device_group"] = dict(type="str")
+    return spec
+
+
+def ssl_context(validate_certs=True, ca_path=None):
+    """The TLS context for every API call. pan.xapi skips verification when given none, so we always give one."""
+    if not validate_certs:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if not ca_path:
+        return ssl.create_default_context()
+    try:
+        if os.path.isdir(ca_path):
+            return ssl.create_default_context(capath=ca_path)
+        return ssl.create_default_context(cafile=ca_path)
+    except (OSError, ssl.SSLError) as e:
+        raise PanosError("cannot load the CA certificates in ca_path %s: %s" % (ca_path, e))
+
+
+def describe_error(exc, where="the PAN-OS device"):
+    """Turn a pan.xapi / pan-os-python / socket error into a sentence (never containing a key or password)."""
+    text = str(exc).strip()
+    low = text.lower()
+    if "certificate_verify_failed" in low or "certificate verify failed" in low or "hostname mismatch" in low:
+        return ("the TLS certificate of %s could not be verified (%s). Give the CA that signed it (or the "
+                "self-signed certificate itself) in provider.ca_path, or set provider.validate_certs: false "
+                "on a trusted network" % (where, text.split("reason:", 1)[-1].strip()))
+    if "code: 403" in low or "invalid credential" in low or text == "Invalid credentials.":
+        return ("%s refused the credentials (HTTP 403): check provider.username/password or provider.api_key, "
+                "and that the admin role allows XML API access" % where)
+    if "code: 401" in low:
+        return "%s refused the request (HTTP 401): the API key is invalid or expired" % where
+    if "connection refused" in low:
+        return "cannot connect to %s: connection refused (is the management interface reachable on that port?)" % where
+    if "timed out" in low:
+        return "no answer from %s in time (%s)" % (where, text)
+    if "name or service not known" in low or "nodename nor servname" in low or "temporary failure in name" in low:
+        return "cannot resolve the host name of %s" % where
+    if "ssl" in low and ("wrong version" in low or "eof occurred" in low or "handshake" in low):
+        return "TLS handshake with %s failed (%s): is this the HTTPS management port?" % (where, text)
+    if low.startswith("urlerror:"):
+        return "cannot reach %s: %s" % (where, text[len("urlerror:"):].strip())
+    return "%s answered: %s" % (where, text)
+
+
+@contextlib.contextmanager
+def api_errors(where="the PAN-OS device"):
+    """Re-raise any API, TLS or socket failure inside the block as a PanosError with a readable message."""
+    try:
+        yield
+    except PanosError:
+        raise
+    except (ssl.SSLError, OSError) as e:
+        raise PanosError(describe_error(e, where))
+    except (KeyError, IndexError, AttributeError, TypeError, ET.ParseError) as e:
+        # pan-os-python indexes the device's answers blindly; a missing element must not become a traceback.
+        raise PanosError("unexpected answer from %s (%s: %s)" % (where, type(e).__name__, e))
+    except Exception as e:  # pan.xapi.PanXapiError and all of panos.errors
+        if HAS_PANOS and isinstance(e, pan.xapi.PanXapiError):
+            raise PanosError(describe_error(e, where))
+        raise
+
+
+def device_label(device):
+    """'host:port' of the device behind *device*, for messages."""
+    dev = device.nearest_pandevice() if hasattr(device, "nearest_pandevice") else device
+    host = getattr(dev, "hostname", None)
+    if host is None and hasattr(dev, "panorama"):
+        return "firewall %s through Panorama %s" % (dev.serial, dev.panorama().hostname)
+    return "%s:%s" % (host, getattr(dev, "port", 443))
+
+
+def _secure(device, context):
+    # pan-os-python builds its pan.xapi objects without an SSL context; hand ours to the cached one.
+    device.xapi.ssl_context = context
+    return device
+
+
+def connect(provider, vsys="vsys1", device_group=None, timeout=DEFAULT_API_TIMEOUT):
+    """Connect and return where objects live: a Firewall (at *vsys*), a Panorama, or a Panorama DeviceGroup.
+
+    provider -- dict as in paloaltonetworks.panos: ip_address, username, password or api_key, port,
+                serial_number (a firewall reached through Panorama), plus validate_certs and ca_path.
+    """
+    if not HAS_PANOS:
+        raise PanosError("the pan-os-python library is not installed (pip install pan-os-python)")
+    p = dict(provider or {})
+    host = p.get("ip_address")
+    if not host or not _HOST_RE.match(str(host)):
+        raise PanosError("provider.ip_address must be a host name or an IP address, not %r" % (host,))
+    port = int(p.get("port") or 443)
+    if not 0 < port < 65536:
+        raise PanosError("provider.port %s is not a TCP port" % port)
+    try:
+        vsys = validate_vsys(vsys or "vsys1")
+        if device_group is not None:
+            validate_name(device_group, "device_group")
+    except ValueError as e:
+        raise PanosError(str(e))
+    serial = p.get("serial_number")
+    context = ssl_context(p.get("validate_certs", True), p.get("ca_path"))
+    where = "%s:%s" % (host, port)
+
+    with api_errors(where):
+        key = p.get("api_key")
+        if not key:
+            if not p.get("password"):
+                raise PanosError("give provider.password or provider.api_key")
+            keygen = pan.xapi.PanXapi(api_username=p.get("username") or "admin", api_password=p["password"],
+                                      hostname=host, port=port, timeout=timeout, ssl_context=context)
+            key = keygen.keygen()
+        probe = _secure(PanDevice(host, api_key=key, port=port, timeout=timeout), context)
+        info = probe.show_system_info()
+        model = str(info["system"].get("model") or "")
+        cls = Panorama if model.startswith(_PANORAMA_MODELS) else Firewall
+        device = _secure(cls(host, api_key=key, port=port, timeout=timeout), context)
+        # What PanDevice.create_from_device does, without a second "show system info".
+        device._save_system_info(info)
+
+        if cls is Firewall:
+            if device_group:
+                raise PanosError("device_group is for Panorama, but %s is a firewall (%s): use vsys"
+                                 % (where, model or "unknown model"))
+            device.vsys = vsys
+            return device
+        if serial:
+            if device_group:
+                raise PanosError("give either provider.serial_number (a firewall through Panorama) or "
+                                 "device_group (Panorama's own config), not both")
+            firewall = Firewall(serial=serial, vsys=vsys)
+            device.add(firewall)
+            _secure(firewall, context)
+            firewall.refresh_system_info()
+            return firewall
+        if device_group:
+            names = [dg.name for dg in DeviceGroup.refreshall(device, add=False, name_only=True)]
+            if device_group not in names:
+                raise PanosError("device group %r does not exist on Panorama %s (it has: %s)"
+                                 % (device_group, where, ", ".join(sorted(names)) or "none"))
+            group = DeviceGroup(device_group)
+            device.add(group)
+            return group
+        return device
+
+
+def pan_device(parent):
+    """The Firewall or Panorama that talks to the API for *parent* (a device, device group or rulebase)."""
+    return parent.nearest_pandevice()
+
+
+def is_panorama(parent):
+    return HAS_PANOS and isinstance(pan_device(parent), Panorama)
+
+
+# --- candidate-config objects -----------------------------------------------------------------------------
+
+def _object_class(kind):
+    return {"tag": Tag, "address_group": AddressGroup, "rule": SecurityRule}[kind]
+
+
+def tag_color_id(color):
+    """PAN-OS color id ('color1') of a color name as shown in the web interface ('red')."""
+    return Tag.color_code(color)
+
+
+def rulebase(parent, post=False):
+    """The security rulebase under *parent*: the firewall's, or Panorama's pre- (or post-) rulebase."""
+    base = (PostRulebase if post else PreRulebase)() if is_panorama(parent) else Rulebase()
+    parent.add(base)
+    return base
+
+
+def find_object(parent, kind, name):
+    """The object (kind 'tag', 'address_group' or 'rule') named *name* under *parent* in the candidate config."""
+    obj = _object_class(kind)(name)
+    parent.add(obj)
+    with api_errors(device_label(parent)):
+        try:
+            obj.refresh()
+        except PanObjectMissing:
+            parent.remove(obj)
+            return None
+    return obj
+
+
+def list_names(parent, kind):
+    """Names of every object of that kind under *parent*, in configuration order (one API call)."""
+    with api_errors(device_label(parent)):
+        return [obj.name for obj in _object_class(kind).refreshall(parent, add=False, name_only=True)]
+
+
+def move_object(obj, location, ref=None):
+    """Move a rule to top/bottom, or before/after the rule named *ref*."""
+    with api_errors(device_label(obj)):
+        obj.move(location, ref if location in ("before", "after") else None)
+
+
+def _same(current, wanted):
+    if isinstance(wanted, list) or isinstance(current, list):
+        return sorted(_as_list(current)) == sorted(_as_list(wanted))
+    return (current or None) == (wanted or None)
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _view(obj, fields):
+    """Option name -> current value (lists sorted) of an object, for before/after."""
+    if obj is None:
+        return {}
+    view = {}
+    for option, param in fields.items():
+        value = getattr(obj, param)
+        if isinstance(value, list) or param in _LIST_PARAMS:
+            value = sorted(_as_list(value))
+        view[option] = value
+    return view
+
+
+_LIST_PARAMS = frozenset(("tag", "static_value", "fromzone", "tozone", "source", "destination", "application",
+                          "service"))
+
+
+def sync_object(parent, kind, name, fields, wanted, state="present", check_mode=False, defaults=None,
+                create_needs=()):
+    """Make one candidate-config object match *wanted*; return (changed, before, after, obj).
+
+    kind     -- 'tag', 'address_group' or 'rule' (then *parent* is a rulebase()).
+    fields   -- option name -> pan-os-python parameter of the options this caller manages.
+    wanted   -- option name -> value. None leaves the current value (a new object gets *defaults*);
+                "" or [] clears it.
+    create_needs -- options of which a new object needs at least one (else ValueError).
+    Changed parameters are written one by one (``update``), so config this module does not model
+    (log settings, profiles, the rule's uuid) is never rewritten.
+    """
+    existing = find_object(parent, kind, name)
+    before = _view(existing, fields)
+    where = device_label(parent)
+    if state == "absent":
+        if existing is None:
+            return False, {}, {}, None
+        if not check_mode:
+            with api_errors(where):
+                existing.delete()
+        return True, before, {}, None
+
+    if existing is None:
+        if create_needs and all(wanted.get(k) in (None, "", []) for k in create_needs):
+            raise ValueError("the %s %r does not exist yet: to create it give %s"
+                             % (kind.replace("_", " "), name, " or ".join(create_needs)))
+        values = dict(defaults or {})
+        values.update((k, v) for k, v in wanted.items() if v not in (None, "", []))
+        obj = _object_class(kind)(name, **dict((fields[k], v) for k, v in values.items()))
+        parent.add(obj)
+        if not check_mode:
+            with api_errors(where):
+                obj.create()
+        return True, {}, _view(obj, fields), obj
+
+    changes = [(fields[k], v) for k, v in sorted(wanted.items()) if v is not None
+               and not _same(getattr(existing, fields[k]), v)]
+    # Clearing first: PAN-OS keeps one of an address group's static/dynamic, so drop the old before the new.
+    changes.sort(key=lambda change: change[1] not in ("", []))
+    for param, value in changes:
+        setattr(existing, param, None if value in ("", []) else value)
+    if changes and not check_mode:
+        with api_errors(where):
+            for param, _value in changes:
+                _write(existing, param)
+    return bool(changes), before, _view(existing, fields), existing
+
+
+# Parameters that sit below a node of their own: written (or deleted) as that whole node, so that no empty
+# <dynamic/> is left behind and no edit depends on a parent node that does not exist yet.
+_OWN_NODE = {"dynamic_value": "dynamic"}
+
+
+def _write(obj, param):
+    """Write one parameter of *obj* to the candidate config (edit, or delete when it is None)."""
+    node = _OWN_NODE.get(param)
+    if node is None:
+        obj.update(param)
+        return
+    xapi = obj.nearest_pandevice().xapi
+    xpath = "%s/%s" % (obj.xpath(), node)
+    if getattr(obj, param) is None:
+        xapi.delete(xpath)
+    else:
+        xapi.edit(xpath, ET.tostring(obj.element().find(node), encoding="unicode"))
+
+
+# --- registered IPs (User-ID) -----------------------------------------------------------------------------
+
+def get_registered_ips(device, tag=None):
+    """The registered-IP table {ip: set(tags)}, every page (start-point/limit); only *tag* when given."""
+    dev = pan_device(device)
+    if tag is not None:
+        validate_name(tag, "tag")
+    with api_errors(device_label(dev)):
+        table = dev.userid.get_registered_ip(tags=tag)
+    return dict((normalize_ip(ip), set(tags)) for ip, tags in table.items())
+
+
+def _timeout_for(timeout, tag):
+    if isinstance(timeout, dict):
+        timeout = timeout.get(tag)
+    return None if timeout in (None, 0) else int(timeout)
+
+
+def build_uid_message(register=None, unregister=None, timeout=None):
+    """One <uid-message> for a whole change set; None when there is nothing to send.
+
+    register / unregister -- {ip: iterable of tags}; timeout -- seconds for every registered tag, or
+    {tag: seconds}; None or 0 means the tag never expires.
+    """
+    root = ET.fromstring("<uid-message><version>1.0</version><type>update</type><payload/></uid-message>")
+    payload = root.find("payload")
+    for section, table in (("register", register), ("unregister", unregister)):
+        entries = [(normalize_ip(ip), sorted(set(validate_name(t, "tag") for t in tags)))
+                   for ip, tags in sorted((table or {}).items())]
+        entries = [(ip, tags) for ip, tags in entries if tags]
+        if not entries:
+            continue
+        element = ET.SubElement(payload, section)
+        for ip, tags in entries:
+            tag_element = ET.SubElement(ET.SubElement(element, "entry", {"ip": ip}), "tag")
+            for tag in tags:
+                member = ET.SubElement(tag_element, "member")
+                seconds = _timeout_for(timeout, tag) if section == "register" else None
+                if seconds is not None:
+                    member.set("timeout", str(seconds))
+                member.text = tag
+    return root if len(payload) else None
+
+
+def apply_registered_ips(device, register=None, unregister=None, timeout=None):
+    """Register and unregister IP tags in ONE User-ID API call; return the number of calls made (0 or 1).
+
+    Registered tags are live at once (dynamic address groups follow) and need no commit.
+    """
+    message = build_uid_message(register, unregister, timeout)
+    if message is None:
+        return 0
+    dev = pan_device(device)
+    with api_errors(device_label(dev)):
+        # UserId.send() drops the firewall's "already exists, ignore" / "does not exist" answers.
+        dev.userid.send(message)
+    return 1
+
+
+def plan_registered_ips(current, ips, tags, state="present", exclusive=False):
+    """What panos_registered_ip must send: (register, unregister, after) as {ip: set(tags)}.
+
+    present   -- every IP in *ips* carries every tag in *tags*;
+    exclusive -- and no other IP carries any of *tags* (they are unregistered from the rest);
+    absent    -- no IP in *ips* carries any of *tags*.
+    """
+    ips = set(ips)
+    tags = set(tags)
+    register, unregister = {}, {}
+    if state == "present":
+        for ip in ips:
+            missing = tags - current.get(ip, set())
+            if missing:
+                register[ip] = missing
+        if exclusive:
+            for ip, have in current.items():
+                extra = have & tags
+                if ip not in ips and extra:
+                    unregister[ip] = extra
+    else:
+        for ip in ips:
+            extra = current.get(ip, set()) & tags
+            if extra:
+                unregister[ip] = extra
+    after = dict((ip, set(t)) for ip, t in current.items())
+    for ip, add in register.items():
+        after.setdefault(ip, set()).update(add)
+    for ip, remove in unregister.items():
+        after[ip] = after.get(ip, set()) - remove
+        if not after[ip]:
+            del after[ip]
+    return register, unregister, after
+
+
+# --- commit -----------------------------------------------------------------------------------------------
+
+def _job_text(job, path):
+    element = job.find(path)
+    return element.text if element is not None and element.text is not None else None
+
+
+def _job_lines(job, path):
+    element = job.find(path)
+    if element is None:
+        return []
+    lines = [(line.text or "").strip() for line in element.iter("line")]
+    if not lines and element.text and element.text.strip():
+        lines = [element.text.strip()]
+    return [line for line in lines if line]
+
+
+def show_job(device, jobid):
+    """The job as a dict: id, type, user, status, result, progress, tenq, tfin, description, details, warnings."""
+    dev = pan_device(device)
+    with api_errors(device_label(dev)):
+        root = dev.op(cmd="<show><jobs><id>%d</id></jobs></show>" % int(jobid), cmd_xml=False)
+    job = root.find("./result/job")
+    if job is None:
+        raise PanosError("%s has no job %s" % (device_label(dev), jobid))
+    info = dict((key, _job_text(job, key)) for key in ("type", "user", "status", "result", "progress", "tenq",
+                                                       "tfin", "description"))
+    info["id"] = int(_job_text(job, "id") or jobid)
+    info["details"] = _job_lines(job, "details")
+    info["warnings"] = _job_lines(job, "warnings")
+    return info
+
+
+def pending_changes(device):
+    """True when the candidate config differs from the running one."""
+    dev = pan_device(device)
+    with api_errors(device_label(dev)):
+        return bool(dev.pending_changes())
+
+
+def _start_commit(dev, cmd, where):
+    """The new job's id, None when there is nothing to commit, False while another commit runs."""
+    with api_errors(where):
+        try:
+            return dev.commit(cmd=cmd, sync=False)
+        except PanCommitInProgress:
+            return False
+
+
+def commit(device, description=None, admins=None, force=False, sync=True, timeout=600,
+           interval=COMMIT_POLL_INTERVAL):
+    """Commit the candidate config; wait (up to *timeout* s) while another commit runs, and for the job if *sync*.
+
+    Returns {"changed", "jobid", "result", "status", "details", "warnings", "job"} - changed False (no job)
+    when PAN-OS says there is nothing to commit.
+    """
+    dev = pan_device(device)
+    where = device_label(dev)
+    for admin in admins or ():
+        try:
+            validate_name(admin, "admin")
+        except ValueError as e:
+            raise PanosError(str(e))
+    options = dict(description=description or None, admins=list(admins) if admins else None, force=force)
+    cmd = PanoramaCommit(**options) if isinstance(dev, Panorama) else FirewallCommit(**options)
+    deadline = time.monotonic() + timeout
+    waited_for_other = False
+    while True:
+        jobid = _start_commit(dev, cmd, where)
+        if jobid is not False:
+            break
+        if time.monotonic() + interval > deadline:
+            raise PanosError("another commit is still running on %s after %ss; try again later or raise timeout"
+                             % (where, timeout))
+        waited_for_other = True
+        time.sleep(interval)
+    if jobid is None:
+        return dict(changed=False, jobid=None, result=None, status=None, job=None, warnings=[],
+                    details=["There are no changes to commit."], waited_for_other_commit=waited_for_other)
+    jobid = int(jobid)
+    result = dict(changed=True, jobid=jobid, result=None, status="PEND", details=[], warnings=[], job=None,
+                  waited_for_other_commit=waited_for_other)
+    if not sync:
+        return result
+    while True:
+        job = show_job(dev, jobid)
+        if job["status"] == "FIN":
+            break
+        if time.monotonic() + interval > deadline:
+            raise PanosError("commit job %d on %s has not finished after %ss (status %s, %s%%); it goes on "
+                             "on the device" % (jobid, where, timeout, job["status"], job["progress"]))
+        time.sleep(interval)
+    result.update(result=job["result"], status=job["status"], details=job["details"], warnings=job["warnings"],
+                  job=job)
+    return result

@@ -18,7 +18,8 @@ MAX_TAG_LENGTH = 127
 # Characters we let through into a tag name. Anything else becomes "_" so that no category value can
 # carry quotes, XML or XPath syntax to the firewall, and dynamic-group filters need no quoting.
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
-TAG_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,%d}$" % MAX_TAG_LENGTH)
+# As module_utils/panos.validate_name: PAN-OS names start with a letter, digit or underscore.
+TAG_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,%d}$" % (MAX_TAG_LENGTH - 1))
 
 
 class TagError(ValueError):
@@ -33,7 +34,8 @@ def check_tag(tag):
     """Return *tag* when it is a safe PAN-OS tag name, else raise TagError."""
     if not isinstance(tag, str) or not TAG_NAME_RE.match(tag):
         raise TagError(
-            "%r is not a valid tag name: use 1-%d characters from letters, digits, '.', '_' and '-'"
+            "%r is not a valid tag name: use 1-%d characters from letters, digits, '.', '_' and '-', "
+            "starting with a letter, digit or '_'"
             % (tag, MAX_TAG_LENGTH))
     return tag
 
@@ -67,6 +69,7 @@ class TagMapper(object):
             owned_prefix = tag_format.split("{", 1)[0]
         self.owned_prefix = owned_prefix
         self._mapped_tags = set(t for tags in self.mapping.values() for t in tags)
+        self.rejected = set()  # category pairs that gave no valid tag (too long, bad first character)
         if not owned_prefix and not self._mapped_tags:
             raise TagError("the tag format has no fixed prefix, so set owned_prefix: "
                            "without it the tagger could remove tags that other systems registered")
@@ -82,8 +85,10 @@ class TagMapper(object):
                 tags.update(self.mapping[key])
                 continue
             tag = self.tag_format.format(category=sanitize(name), value=sanitize(value))
-            if len(tag) <= MAX_TAG_LENGTH:
-                tags.add(check_tag(tag))
+            if TAG_NAME_RE.match(tag):
+                tags.add(tag)
+            else:
+                self.rejected.add(key)
         return tags
 
     def owns(self, tag):

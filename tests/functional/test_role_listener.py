@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 
 import pytest
 import requests
@@ -18,6 +17,7 @@ import requests
 from tests.conftest import REPO
 from tests.functional.conftest import PANOS_PASSWORD, PANOS_USERNAME, PRISM_PASSWORD, PRISM_USERNAME
 from tests.functional.playbook import run_playbook
+from tests.functional.readback import registered_ips
 
 WEBHOOK_PASSWORD = "W3bhook-S3cret-pw"
 PLAYBOOKS = os.path.join(REPO, "playbooks")
@@ -27,18 +27,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def registered_ips(panos_sim):
-    """{ip: set(tags)} read through the XML API (keygen, then show object registered-ip)."""
-    url = panos_sim.url + "/api/"
-    key = ET.fromstring(requests.post(url, data={"type": "keygen", "user": PANOS_USERNAME,
-                                                 "password": PANOS_PASSWORD}, verify=False, timeout=10).text)
-    key = key.findtext("result/key")
-    cmd = "<show><object><registered-ip><all/></registered-ip></object></show>"
-    root = ET.fromstring(requests.post(url, data={"type": "op", "cmd": cmd, "key": key}, verify=False,
-                                       timeout=10).text)
-    return dict((e.get("ip"), set(m.text for m in e.iter("member"))) for e in root.iter("entry") if e.get("ip"))
 
 
 def wait_for(predicate, timeout=30, what="condition"):

@@ -34,8 +34,10 @@ def test_bad_configuration(kwargs):
         TagMapper(**kwargs)
 
 
-def test_too_long_tags_are_skipped():
-    assert TagMapper().tags_for({"A": "v" * 200}) == set()
+def test_invalid_tags_are_skipped_and_reported():
+    m = TagMapper(tag_format="{category}.{value}", owned_prefix="Ok.")
+    assert m.tags_for({"A": "v" * 200, "-x": "y", "Ok": "1"}) == {"Ok.1"}
+    assert m.rejected == {"A:" + "v" * 200, "-x:y"}
 
 
 def test_desired_only_powered_on():

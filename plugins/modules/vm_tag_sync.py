@@ -1,0 +1,218 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: netevents.nutanix contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: vm_tag_sync
+short_description: Make a firewall's registered-IP tags match the VMs and categories in Nutanix Prism
+version_added: 0.1.0
+description:
+  - Reads every VM from Prism (paged), maps each powered-on VM's categories to PAN-OS tags, reads the firewall's
+    registered-IP table, and registers or unregisters the difference in one batched User-ID call.
+  - This is the same mapping and reconcile code that the listener runs at start and on its reconcile interval, so
+    a run repairs whatever events were missed (an IP missing, a stale tag, a deleted VM).
+  - Only the tags this collection owns are touched (those starting with O(owned_prefix), by default the fixed text
+    of O(tag_format), and those named in O(tag_mapping)); tags that other systems registered stay as they are.
+  - Registered-IP tags are live at once and need no commit.
+author: netevents.nutanix maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - netevents.nutanix.prism
+  - netevents.nutanix.panos
+attributes:
+  check_mode:
+    support: full
+    description: Computes and returns the changes without making them.
+  diff_mode:
+    support: full
+    description: Shows, for each IP that changes, its owned tags before and after.
+options:
+  tag_format:
+    description:
+      - How a category becomes a tag; V({category}) and V({value}) are replaced by the category's name and value,
+        with every character other than letters, digits, V(.), V(_) and V(-) replaced by V(_).
+      - The default matches Palo Alto Networks' own Nutanix integration.
+    type: str
+    default: "ntnx.{category}.{value}"
+  tag_mapping:
+    description:
+      - An explicit table that wins over O(tag_format), from V(Category:Value) to one tag or a list of tags.
+    type: dict
+  categories:
+    description:
+      - Map only these category names (default all).
+    type: list
+    elements: str
+  owned_prefix:
+    description:
+      - Tags starting with this prefix belong to this collection and may be removed. Defaults to the text of
+        O(tag_format) before its first V({).
+    type: str
+  tag_timeout:
+    description:
+      - Seconds after which the firewall drops a registered tag unless it is registered again (V(0) never).
+    type: int
+    default: 0
+  page_size:
+    description:
+      - VMs read per Prism C(vms/list) page (Prism allows at most 500).
+    type: int
+    default: 500
+requirements:
+  - requests
+  - pan-os-python
+seealso:
+  - module: netevents.nutanix.panos_registered_ip
+notes:
+  - Dynamic address groups that match these tags are part of the firewall scaffold; create them with
+    M(netevents.nutanix.panos_address_group) and commit once with M(netevents.nutanix.panos_commit).
+"""
+
+EXAMPLES = r"""
+- name: Repair the firewall's VM tags from Prism
+  netevents.nutanix.vm_tag_sync:
+    nutanix_host: prism.example.com
+    nutanix_username: admin
+    nutanix_password: "{{ vault_prism_password }}"
+    provider:
+      ip_address: fw.example.com
+      api_key: "{{ vault_panos_api_key }}"
+  register: sync
+
+- name: Show what changed
+  ansible.builtin.debug:
+    var: sync.summary
+
+- name: Only the AppTier category, with an explicit tag for the web tier
+  netevents.nutanix.vm_tag_sync:
+    nutanix_host: prism.example.com
+    nutanix_username: admin
+    nutanix_password: "{{ vault_prism_password }}"
+    provider:
+      ip_address: fw.example.com
+      api_key: "{{ vault_panos_api_key }}"
+    categories: [AppTier]
+    tag_mapping:
+      "AppTier:Web": web-servers
+  check_mode: true
+"""
+
+RETURN = r"""
+summary:
+  description: What the run changed (or would change in check mode).
+  returned: always
+  type: dict
+  contains:
+    vms:
+      description: VMs read from Prism.
+      type: int
+    vms_powered_on:
+      description: VMs powered on (only these are registered).
+      type: int
+    added:
+      description: IP-tag pairs registered.
+      type: int
+    removed:
+      description: IP-tag pairs unregistered.
+      type: int
+    unchanged:
+      description: IPs whose owned tags were already right.
+      type: int
+    ips_registered:
+      description: IPs that received at least one tag.
+      type: int
+    ips_unregistered:
+      description: IPs that lost at least one tag.
+      type: int
+    userid_calls:
+      description: User-ID API calls made (one per change set; 0 in check mode or when nothing changed).
+      type: int
+  sample:
+    vms: 120
+    vms_powered_on: 97
+    added: 3
+    removed: 1
+    unchanged: 95
+    ips_registered: 3
+    ips_unregistered: 1
+    userid_calls: 1
+registered:
+  description: The IPs registered, with the tags added to each.
+  returned: always
+  type: dict
+  sample: {"10.1.1.5": ["ntnx.AppTier.Web"]}
+unregistered:
+  description: The IPs unregistered, with the tags removed from each.
+  returned: always
+  type: dict
+  sample: {"10.1.1.9": ["ntnx.AppTier.Db"]}
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils import prism as prism_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.reconcile import reconcile
+from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import TagError, TagMapper
+
+
+def _sorted_lists(mapping):
+    return dict((ip, sorted(tags)) for ip, tags in sorted(mapping.items()))
+
+
+def main():
+    argument_spec = prism_utils.prism_argument_spec()
+    argument_spec.update(panos_utils.provider_argument_spec())
+    argument_spec.update(
+        tag_format=dict(type="str", default="ntnx.{category}.{value}"),
+        tag_mapping=dict(type="dict"),
+        categories=dict(type="list", elements="str"),
+        owned_prefix=dict(type="str"),
+        tag_timeout=dict(type="int", default=0),
+        page_size=dict(type="int", default=500),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not prism_utils.HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=prism_utils.REQUESTS_IMPORT_ERROR)
+    if not panos_utils.HAS_PANOS:
+        module.fail_json(msg=missing_required_lib("pan-os-python"), exception=panos_utils.PANOS_IMPORT_ERROR)
+    params = module.params
+    if not 1 <= params["page_size"] <= 500:
+        module.fail_json(msg="page_size must be between 1 and 500 (Prism's vms/list limit)")
+    if params["tag_timeout"] < 0:
+        module.fail_json(msg="tag_timeout must be 0 (never expire) or a number of seconds")
+
+    try:
+        mapper = TagMapper(tag_format=params["tag_format"], mapping=params["tag_mapping"],
+                           categories=params["categories"], owned_prefix=params["owned_prefix"])
+    except TagError as e:
+        module.fail_json(msg="Invalid tag settings: %s" % e)
+
+    try:
+        client = prism_utils.client_from_params(params)
+        device = panos_utils.connect(params["provider"], vsys=params.get("vsys") or "vsys1",
+                                     device_group=params.get("device_group"))
+        vms, desired, results = reconcile(client, [device], mapper, apply=not module.check_mode,
+                                          timeout=params["tag_timeout"] or None, page_size=params["page_size"])
+    except prism_utils.PrismError as e:
+        module.fail_json(msg="Prism: %s" % e, status_code=e.status_code)
+    except panos_utils.PanosError as e:
+        module.fail_json(msg="PAN-OS: %s" % e)
+
+    result_plan, current, calls = results[0]
+    summary = result_plan.summary()
+    summary.update(vms=len(vms), vms_powered_on=sum(1 for v in vms if v.power_state == "ON"), userid_calls=calls)
+    output = dict(changed=result_plan.changed, summary=summary,
+                  registered=_sorted_lists(result_plan.register), unregistered=_sorted_lists(result_plan.unregister))
+    if module._diff and result_plan.changed:
+        touched = set(result_plan.register) | set(result_plan.unregister)
+        before = dict((ip, sorted(t for t in current.get(ip, ()) if mapper.owns(t))) for ip in touched)
+        after = dict((ip, sorted(desired.get(ip, ()))) for ip in touched)
+        output["diff"] = dict(before=dict(sorted(before.items())), after=dict(sorted(after.items())))
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Read the simulators back through their real APIs (never from a module's or plugin's own output)."""
+import xml.etree.ElementTree as ET
+
+import requests
+
+from tests.functional.conftest import PANOS_PASSWORD, PANOS_USERNAME, PRISM_PASSWORD, PRISM_USERNAME
+
+
+def _panos_op(panos_sim, cmd):
+    url = panos_sim.url + "/api/"
+    key = ET.fromstring(requests.post(url, data={"type": "keygen", "user": PANOS_USERNAME, "password": PANOS_PASSWORD},
+                                      verify=panos_sim.cert_path, timeout=10).text).findtext("result/key")
+    response = requests.post(url, data={"type": "op", "cmd": cmd, "key": key}, verify=panos_sim.cert_path, timeout=30)
+    root = ET.fromstring(response.text)
+    assert root.get("status") == "success", response.text
+    return root
+
+
+def registered_ips(panos_sim):
+    """{ip: set(tags)}: `show object registered-ip all` through the XML API, every page."""
+    table, start = {}, 1
+    while True:
+        root = _panos_op(panos_sim, "<show><object><registered-ip><limit>500</limit><start-point>%d</start-point>"
+                                    "</registered-ip></object></show>" % start)
+        entries = [e for e in root.iter("entry") if e.get("ip")]
+        for entry in entries:
+            table[entry.get("ip")] = set(m.text for m in entry.iter("member"))
+        if len(entries) < 500:
+            return table
+        start += 500
+
+
+def dag_members(panos_sim):
+    """{group: sorted IPs}: `show object dynamic-address-group all` through the XML API."""
+    root = _panos_op(panos_sim, "<show><object><dynamic-address-group><all/></dynamic-address-group></object></show>")
+    members = {}
+    for entry in root.iter("entry"):
+        name = entry.findtext("group-name")
+        if name:
+            members[name] = sorted(m.text for m in entry.iter("member") if m.text)
+    return members
+
+
+def prism(prism_sim, method, path, json=None):
+    response = requests.request(method, prism_sim.url + "/api/nutanix/v3" + path, json=json, verify=False,
+                                auth=(PRISM_USERNAME, PRISM_PASSWORD), timeout=30)
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else None
+
+
+def create_vm(prism_sim, name, ips, categories, power_state="ON"):
+    nics = [{"ip_endpoint_list": [{"ip": ip, "type": "ASSIGNED"}]} for ip in ips]
+    body = prism(prism_sim, "POST", "/vms", {
+        "metadata": {"kind": "vm", "categories": categories},
+        "spec": {"name": name, "resources": {"power_state": power_state, "nic_list": nics}}})
+    return body["metadata"]["uuid"]

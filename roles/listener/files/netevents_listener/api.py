@@ -92,8 +92,8 @@ class PluginContext(object):
 class Plugin(object):
     """Base class of listener plugins.
 
-    The dispatcher calls ``start`` once, then ``handle_batch`` from a single thread (never concurrently),
-    then ``stop`` at shutdown. Events of one VM arrive in order and a batch holds at most one event per VM;
+    The dispatcher calls ``start`` once, then ``handle_batch`` and ``tick`` from a single thread (never
+    concurrently), then ``stop`` at shutdown. Events of one VM arrive in order and a batch holds at most one event per VM;
     a VM's next event is only handed over once its previous one succeeded or was dead-lettered.
     Delivery is at least once: an event may be handed over again (after a crash, or when Prism resends),
     so applying it twice must be harmless.
@@ -127,6 +127,12 @@ class Plugin(object):
         event succeeded; raising fails the whole batch (retryable unless the exception says otherwise).
         """
         raise NotImplementedError
+
+    def tick(self):
+        """Periodic work, such as a full reconcile: called from the dispatcher thread right after start and
+        then about once a second, always between batches (never while ``handle_batch`` runs). Return quickly
+        when nothing is due. An exception is logged and shown on /healthz; the dispatcher carries on.
+        """
 
     def stop(self):
         """Release resources. Called once, after the last batch."""

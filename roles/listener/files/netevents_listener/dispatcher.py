@@ -5,7 +5,9 @@
 Loop: take the oldest ready event of each VM (at most ``batch_max_events``); if the batch is not full and its
 oldest event arrived less than ``batch_window_ms`` ago, wait for more; count the attempt in the queue; hand
 the batch to the plugin; record each result in one transaction (done / retry at now + backoff / dead letter).
-A VM's next event stays queued until its current one succeeds or is dead-lettered.
+A VM's next event stays queued until its current one succeeds or is dead-lettered. Between batches, about
+once a second, the plugin's ``tick()`` runs in this same thread (periodic work such as a full reconcile), so it
+never overlaps a batch.
 """
 import json
 import logging
@@ -23,6 +25,8 @@ _MAX_ERROR_LEN = 2000
 # The longest the thread sleeps before looking at the queue again (dead letters requeued by the CLI
 # from another process only show up this way).
 _IDLE_POLL_S = 1.0
+# How often the plugin's tick() runs (between batches), for its periodic work.
+_TICK_INTERVAL_S = 1.0
 
 
 def _error_text(exc):
@@ -45,6 +49,7 @@ class Dispatcher(object):
         self.last_error = None         # {"time": epoch, "message": str} of the last failure
         self.last_success = None       # epoch of the last applied batch
         self.fatal = None              # why the thread died, if it did
+        self._last_tick = None         # monotonic time of the last plugin tick
 
     # -- control --
     def start(self):
@@ -86,6 +91,7 @@ class Dispatcher(object):
             error_delay = self.settings.backoff_initial_s
             last_prune = 0.0
             while not self._stopping:
+                self.tick()
                 try:
                     self.run_once()
                     error_delay = self.settings.backoff_initial_s
@@ -104,6 +110,21 @@ class Dispatcher(object):
             raise
         finally:
             self.metrics.dispatcher_up.set(0)
+
+    def tick(self):
+        """Give the plugin its periodic turn (at most once per _TICK_INTERVAL_S), in this thread, between batches."""
+        now = time.monotonic()
+        if self._stopping or (self._last_tick is not None and now - self._last_tick < _TICK_INTERVAL_S):
+            return
+        self._last_tick = now
+        tick = getattr(self.plugin, "tick", None)
+        if tick is None:
+            return
+        try:
+            tick()
+        except Exception as e:  # pylint: disable=broad-except
+            self._record_error("plugin tick: %s" % _error_text(e))
+            log.error("plugin tick failed: %s", _error_text(e))
 
     def run_once(self):
         """One step: dispatch a batch if one is ready, else wait for events. Returns the batch size handled."""

@@ -1,0 +1,254 @@
+"""The panos plugin in-process (Service + Flask test client) against the simulators: option checking, names that
+cannot inject into PAN-OS, per-event failures, shared addresses, stale events, waiting for an IP, and the
+dispatcher's tick hook the reconcile runs from. Outcomes are read from the firewall's XML API."""
+import base64
+import json
+import re
+import time
+import types
+
+import pytest
+
+from listener_helpers import WEBHOOK_PASSWORD, WEBHOOK_USER, envelope, make_config, wait_for, write_secret
+from panos_helpers import (FirewallApi, create_vm, panos_config, prism_client, start_firewall, start_prism, target)
+from netevents_listener.api import Plugin
+from netevents_listener.config import ConfigError, load_config
+from netevents_listener.dispatcher import Dispatcher
+from netevents_listener.metrics import Metrics
+from netevents_listener.service import Service
+from netevents_listener.store import EventQueue
+
+HEADERS = {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (WEBHOOK_USER, WEBHOOK_PASSWORD)).encode()).decode(),
+           "Content-Type": "application/json"}
+WEB, DB = "ntnx.AppTier.Web", "ntnx.AppTier.DB"
+
+
+@pytest.fixture
+def prism():
+    sim = start_prism()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def firewall():
+    sim = start_firewall()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def services():
+    started = []
+
+    def start(config_path):
+        svc = Service(load_config(config_path)).start()
+        started.append(svc)
+        return svc
+    yield start
+    for svc in started:
+        svc.stop(timeout=10)
+
+
+def post(svc, body):
+    response = svc.app.test_client().post("/listener/callback", data=json.dumps(body), headers=HEADERS)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def drained(svc):
+    wait_for(lambda: svc.queue.depth() == 0 and svc.dispatcher.batch_started is None, message="the queue drained")
+
+
+def counter(svc, name):
+    return sum(m.value for family in svc.metrics.registry.collect() for m in family.samples if m.name == name)
+
+
+def config_errors(tmp_path, options, prism_section=True):
+    write_secret(str(tmp_path / "fw_password"), "x-password")
+    extra = {"prism": {"host": "127.0.0.1", "username": "u", "password_file": "fw_password"}} if prism_section else {}
+    with pytest.raises(ConfigError) as info:
+        load_config(make_config(tmp_path, plugin={"name": "panos", "options": options}, extra=extra))
+    return info.value.errors
+
+
+def test_options_are_checked_and_every_problem_is_listed(tmp_path):
+    errors = config_errors(tmp_path, {
+        "targets": [{"ip_address": "fw1", "port": 0, "vsys": "vsys 1", "password_file": "fw_password",
+                     "ca_path": "missing.pem"},
+                    {"ip_address": "fw2"}, "fw3"],
+        "mode": "commit-everything", "tag_timeout": -1, "address_prefix": "x" * 30,
+        "tag_mapping": {"AppTier:Web": "web'] | //*[@name='"}, "comit_timeout": 5})
+    text = "\n".join(errors)
+    for expected in (
+            "plugin.options: comit_timeout: unknown option (did you mean 'commit_timeout'?)",
+            "plugin.options: targets[0].port: must be an integer between 1 and 65535, got 0",
+            "plugin.options: targets[0].vsys: vsys must look like 'vsys1', not 'vsys 1'",
+            "plugin.options: targets[0].ca_path: %s does not exist" % (tmp_path / "missing.pem"),
+            "plugin.options: targets[1]: give password_file/password_env or api_key_file/api_key_env",
+            "plugin.options: targets[2]: must be a mapping",
+            "plugin.options: mode: must be one of registered-ip, address-object, got 'commit-everything'",
+            "plugin.options: tag_timeout: must be an integer between 0 and 2592000, got -1",
+            "plugin.options: address_prefix: the address name",
+            "plugin.options: tag_mapping.AppTier:Web: the tag name \"web'] | //*[@name='\" is not accepted"):
+        assert expected in text, text
+    assert config_errors(tmp_path, {"targets": [{"ip_address": "fw1", "password_file": "fw_password"}]},
+                         prism_section=False) == [
+        "plugin.options: prism: the panos plugin needs the 'prism' section: it reads VMs the events do not "
+        "describe fully, and the reconcile lists them all"]
+    assert config_errors(tmp_path, {"targets": [{"ip_address": "fw1", "password_file": "fw_password"}],
+                                    "tag_format": "-{category}-{value}", "owned_prefix": "-",
+                                    "tag_mapping": {"AppTier": "web"}, "tag_timeout": 600}) == [
+        "plugin.options: tag_mapping.AppTier: a key looks like 'Category:Value'",
+        "plugin.options: tag_format: '-{category}-{value}' makes tag names PAN-OS refuses (AppTier:Web gives "
+        "'-AppTier-Web'): a tag starts with a letter, digit or '_'",
+        "plugin.options: tag_timeout: registered tags that expire need the reconcile to renew them: set "
+        "reconcile.interval_minutes to at most half of tag_timeout (600 s), or tag_timeout: 0"]
+    # Secrets are never accepted inline, here as anywhere in the configuration.
+    [inline] = config_errors(tmp_path, {"targets": [{"ip_address": "fw1", "password": "inline"}]})
+    assert inline.startswith("plugin.options.targets[0].password: secrets are not accepted")
+
+
+def test_category_values_and_vm_names_cannot_inject_into_pan_os(tmp_path, prism, firewall, services):
+    fw = FirewallApi(firewall)
+    svc = services(panos_config(tmp_path, prism, [target(firewall)]))
+    hostile = {"AppTier": "x']/../../entry[@name='y", "Owner": "<b>&amp;\"q\"</b>"}
+    post(svc, envelope("vm-1", "VM.ON", ip="10.1.0.1", categories=hostile))
+    drained(svc)
+    assert fw.registered_ips() == {
+        "10.1.0.1": {"ntnx.AppTier.x___.._.._entry__name__y", "ntnx.Owner._b__amp__q___b_"}}
+    stats = firewall.stats()
+    assert stats["internal_errors"] == 0 and set(stats["config_actions"]) <= {"get"}   # the config is untouched
+    running = fw.call(type="config", action="show", xpath="/config").findall(".//address-group/entry")
+    assert running == []
+
+
+def test_address_objects_get_safe_names_and_descriptions(tmp_path, prism, firewall, services):
+    fw = FirewallApi(firewall)
+    svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"mode": "address-object"}))
+    body = envelope("vm-1", "VM.ON", ip="2001:db8::5", categories={"AppTier": "Web"})
+    body["data"]["metadata"]["status"]["name"] = "evil</description><tag><member>x</member></tag>"
+    post(svc, body)
+    drained(svc)
+    assert fw.address_objects() == {"ntnx-vm-2001-db8--5": ("2001:db8::5", {WEB})}
+    entry = fw.call(type="config", action="show", xpath="/config").find(".//address/entry[@name='ntnx-vm-2001-db8--5']")
+    description = entry.findtext("description")
+    assert re.fullmatch(r"Nutanix VM [A-Za-z0-9_.\-]+ \(vm-1\), managed by the netevents listener", description)
+
+
+def test_a_tag_pan_os_would_refuse_dead_letters_that_event_only(tmp_path, prism, firewall, services):
+    fw = FirewallApi(firewall)
+    svc = services(panos_config(tmp_path, prism, [target(firewall)], queue={"batch_window_ms": 300},
+                                options={"tag_format": "{category}.{value}", "owned_prefix": "AppTier."}))
+    post(svc, envelope("vm-good", "VM.ON", ip="10.2.0.1", categories={"AppTier": "Web"}))
+    post(svc, envelope("vm-bad", "VM.ON", ip="10.2.0.2", categories={"-Tier": "Web"}))
+    drained(svc)
+    assert fw.registered_ips() == {"10.2.0.1": {"AppTier.Web"}}
+    [dead] = svc.queue.dead_letters()
+    assert dead.vm_uuid == "vm-bad" and dead.attempts == 1
+    assert "VM vm-bad: the category -Tier:Web gives no tag name PAN-OS accepts" in dead.last_error
+
+
+def test_an_address_two_vms_share_keeps_what_the_other_vm_still_needs(tmp_path, prism, firewall, services):
+    fw = FirewallApi(firewall)
+    svc = services(panos_config(tmp_path, prism, [target(firewall)]))
+    post(svc, envelope("vm-1", "VM.ON", ip="10.3.0.9", categories={"AppTier": "Web"}))
+    post(svc, envelope("vm-2", "VM.ON", ip="10.3.0.9", categories={"AppTier": "DB"}))
+    drained(svc)
+    assert fw.registered_ips() == {"10.3.0.9": {WEB, DB}}
+    post(svc, envelope("vm-1", "VM.DELETE"))           # no IP in the payload: the plugin remembers
+    drained(svc)
+    assert fw.registered_ips() == {"10.3.0.9": {DB}}
+    post(svc, envelope("vm-2", "VM.OFF"))
+    drained(svc)
+    assert fw.registered_ips() == {}
+
+
+def test_events_queued_before_the_reconcile_are_read_from_prism(tmp_path, prism, firewall, services):
+    client = prism_client(prism)
+    vm = create_vm(client, "app", "10.4.0.1", {"AppTier": "DB"})
+    config = panos_config(tmp_path, prism, [target(firewall)], reconcile_minutes=60)
+    # Queued while the listener was down: it says Web, but the VM has been moved to DB since.
+    queue = EventQueue(str(tmp_path / "queue.db"))
+    queue.enqueue(vm, "VM.ON", json.dumps(envelope(vm, "VM.ON", ip="10.4.0.1",
+                                                   categories={"AppTier": "Web"})).encode())
+    queue.close()
+    svc = services(config)
+    drained(svc)
+    assert FirewallApi(firewall).registered_ips() == {"10.4.0.1": {DB}}
+    assert counter(svc, "netevents_listener_panos_reconciles_total") == 1
+    assert counter(svc, "netevents_listener_events_applied_total") == 1
+
+
+def test_a_vm_on_without_an_ip_yet_waits_for_prism_to_report_one(tmp_path, prism, firewall, services):
+    fw = FirewallApi(firewall)
+    client = prism_client(prism)
+    created = client.create_vm({"name": "slow", "resources": {"power_state": "ON", "nic_list": []}},
+                               metadata={"categories": {"AppTier": "Web"}})
+    vm = created["metadata"]["uuid"]
+    entity = client.wait_for_vm(vm, timeout=30)
+    svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"wait_for_ip_attempts": 10}))
+    post(svc, envelope(vm, "VM.ON"))
+    wait_for(lambda: counter(svc, "netevents_listener_events_failed_total") >= 1, message="a retry")
+    # The address shows up in Prism (DHCP, guest tools) while the event is being retried.
+    entity["spec"]["resources"]["nic_list"] = [{"ip_endpoint_list": [{"ip": "10.5.0.1"}]}]
+    client.update_vm(vm, entity["spec"], entity["metadata"]["spec_version"], metadata=entity["metadata"])
+    wait_for(lambda: fw.registered_ips() == {"10.5.0.1": {WEB}}, message="the IP registered once Prism knew it")
+    drained(svc)
+    assert svc.queue.dead_count() == 0
+
+
+def test_a_vm_that_never_gets_an_ip_is_applied_after_the_waiting_attempts(tmp_path, prism, firewall, services):
+    client = prism_client(prism)
+    created = client.create_vm({"name": "no-nic", "resources": {"power_state": "ON", "nic_list": []}},
+                               metadata={"categories": {"AppTier": "Web"}})
+    vm = created["metadata"]["uuid"]
+    client.wait_for_vm(vm, timeout=30)
+    svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"wait_for_ip_attempts": 2}))
+    post(svc, envelope(vm, "VM.ON"))
+    wait_for(lambda: counter(svc, "netevents_listener_events_applied_total") == 1, message="applied")
+    assert counter(svc, "netevents_listener_events_failed_total") == 2 and svc.queue.dead_count() == 0
+    assert FirewallApi(firewall).registered_ips() == {}
+
+
+class _TickRecorder(Plugin):
+    """Records whether tick() ever ran while a batch was being handled."""
+
+    def __init__(self):
+        self.in_batch = False
+        self.ticks = []
+        self.batches = 0
+        self.fail_tick = False
+
+    def handle_batch(self, events):
+        self.in_batch = True
+        time.sleep(0.3)
+        self.batches += 1
+        self.in_batch = False
+
+    def tick(self):
+        self.ticks.append(self.in_batch)
+        if self.fail_tick:
+            raise RuntimeError("tick failed")
+
+
+def test_the_dispatcher_ticks_the_plugin_between_batches_never_during_one(tmp_path):
+    queue = EventQueue(str(tmp_path / "queue.db"))
+    plugin = _TickRecorder()
+    settings = types.SimpleNamespace(batch_max_events=1, batch_window_ms=0, max_attempts=3, backoff_initial_s=0.1,
+                                     backoff_max_s=0.1)
+    dispatcher = Dispatcher(queue, plugin, settings, Metrics())
+    dispatcher.start()
+    try:
+        wait_for(lambda: plugin.ticks, message="the first tick, right after start")
+        for i in range(6):
+            queue.enqueue("vm-%d" % i, "VM.ON", json.dumps(envelope("vm-%d" % i)).encode())
+        dispatcher.notify()
+        wait_for(lambda: plugin.batches == 6 and len(plugin.ticks) >= 3, timeout=30, message="6 batches, 3 ticks")
+        assert not any(plugin.ticks)
+        plugin.fail_tick = True
+        wait_for(lambda: dispatcher.last_error is not None, message="the failed tick recorded")
+        assert dispatcher.last_error["message"] == "plugin tick: RuntimeError: tick failed" and dispatcher.alive
+    finally:
+        dispatcher.stop(timeout=10)
+        queue.close()

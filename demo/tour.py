@@ -65,19 +65,20 @@ def dag_members(fw_url, key):
         "cmd": "<show><object><dynamic-address-group><all/></dynamic-address-group></object></show>"},
         verify=False, timeout=10)
     members = {}
-    for entry in ET.fromstring(r.text).iter("entry"):
-        name = entry.findtext("group-name")
-        if name:
-            members[name] = sorted(m.text for m in entry.iter("member") if m.text)
+    for entry in ET.fromstring(r.text).findall("result/dyn-addr-grp/entry"):
+        members[entry.findtext("group-name")] = sorted(m.get("name") for m in entry.findall("member-list/entry"))
     return members
 
 
 def show_groups(fw_url, key, expect=None, timeout=15):
     """Print the groups once they reach the expected state (events are asynchronous), or after the timeout."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     while True:
         members = dag_members(fw_url, key)
         if expect is None or all(members.get(g, []) == sorted(ips) for g, ips in expect.items()):
+            if expect is not None:
+                print("  (the firewall was in step %.1fs later)" % (time.monotonic() - started))
             break
         if time.monotonic() > deadline:
             print("  (still converging after %ss)" % timeout)
@@ -93,11 +94,14 @@ def vm_spec(name, ip):
                                         "nic_list": [{"ip_endpoint_list": [{"ip": ip, "type": "ASSIGNED"}]}]}}
 
 
-def playbook(name, workdir, extra_vars, env):
+def playbook(name, workdir, extra_vars, env, *args, show=None):
     cmd = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local",
-           os.path.join(ROOT, "playbooks", name), "-e", "@" + extra_vars]
-    print("  $ ansible-playbook playbooks/%s -i localhost, -e @vars.yml" % name, flush=True)
+           os.path.join(ROOT, "playbooks", name), "-e", "@" + extra_vars] + list(args)
+    print("  $ ansible-playbook playbooks/%s -i localhost, -e @vars.yml %s" % (name, " ".join(args)), flush=True)
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, check=False)
+    for line in proc.stdout.splitlines():
+        if show and show in line:
+            print("    " + line.split('"msg": ', 1)[-1].strip().strip('"'))
     recap = proc.stdout[proc.stdout.rfind("PLAY RECAP"):].strip().splitlines()
     for line in recap[1:]:
         print("    " + " ".join(line.split()))
@@ -201,11 +205,18 @@ def main():
         ok = sum(1 for d in delivered if d.get("status_code") == 200)
         print("  Prism delivered %d events, %d acknowledged with 200" % (len(delivered), ok))
 
-        say("6. Remove the listener (unregisters the webhook)")
+        say("6. Ask vm_tag_sync (the reconcile, as a module) whether anything drifted")
+        playbook("sync_firewall.yml", work, vars_file, env, "--check", show="127.0.0.1: {")
+
+        say("7. Remove the listener (unregisters the webhook)")
         playbook("remove_listener.yml", work, vars_file, env)
         print("  webhooks left in Prism: %d" % len(prism.list_webhooks()))
         say("Done in %.0fs. Next: docs/listener.md, docs/deploy.md, `make test`." % (time.monotonic() - started))
     finally:
+        pid_file = os.path.join(work, "state", "listener.pid")
+        if os.path.exists(pid_file):  # the listener is still up if the tour stopped half-way
+            subprocess.run([sys.executable, os.path.join(ROOT, "roles", "listener", "files", "supervise.py"), "stop",
+                            "--pid-file", pid_file], check=False, capture_output=True)
         for proc in procs:
             proc.terminate()
             try:

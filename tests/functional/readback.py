@@ -34,10 +34,8 @@ def dag_members(panos_sim):
     """{group: sorted IPs}: `show object dynamic-address-group all` through the XML API."""
     root = _panos_op(panos_sim, "<show><object><dynamic-address-group><all/></dynamic-address-group></object></show>")
     members = {}
-    for entry in root.iter("entry"):
-        name = entry.findtext("group-name")
-        if name:
-            members[name] = sorted(m.text for m in entry.iter("member") if m.text)
+    for entry in root.findall("result/dyn-addr-grp/entry"):
+        members[entry.findtext("group-name")] = sorted(m.get("name") for m in entry.findall("member-list/entry"))
     return members
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from tests.functional.conftest import PRISM_PASSWORD, PRISM_USERNAME
 from tests.functional.playbook import run_playbook
-from tests.functional.readback import create_vm, prism, registered_ips
+from tests.functional.readback import create_vm, registered_ips
 from ansible_collections.netevents.nutanix.plugins.module_utils.panos import apply_registered_ips, connect
 
 

@@ -1,0 +1,425 @@
+# -*- coding: utf-8 -*-
+# Copyright: netevents.nutanix contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An ansible-rulebook event source: receive Nutanix Prism v3 webhooks and put normalised VM events on the queue.
+
+Requests are checked exactly like the listener's (roles/listener/files/netevents_listener/app.py), in the same
+order and with the same JSON refusals: source network (403), credentials (401), declared size (413), content type
+(415), the body itself (413 too large, 400 incomplete), JSON (400), event envelope (400). The listener's checks live
+inside its Flask app, so they are mirrored here for aiohttp; tests/unit/eda/test_eda_source.py sends the same bad
+requests to both and compares the answers. The envelope is parsed by the collection's one event parser
+(plugins/module_utils/events.py) and categories become tags with its one tag mapping (tagging.py).
+"""
+
+import asyncio
+import base64
+import binascii
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import re
+import ssl
+import sys
+
+from aiohttp import web
+
+
+def _add_collection_root():
+    """ansible-rulebook loads a source with runpy.run_path and puts nothing on sys.path: find the directory
+    that holds ansible_collections/ from where this file sits (.../ansible_collections/<ns>/<name>/extensions/
+    eda/plugins/event_source/nutanix_webhook.py) so the collection's own module_utils can be imported."""
+    parts = os.path.abspath(__file__).split(os.sep)
+    if len(parts) > 8 and parts[-8] == "ansible_collections":
+        root = os.sep.join(parts[:-8]) or os.sep
+        if root not in sys.path:
+            sys.path.append(root)
+
+
+try:
+    from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES, EventError, parse_event
+except ImportError:
+    _add_collection_root()
+    from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES, EventError, parse_event
+from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import DEFAULT_TAG_FORMAT, TagError, TagMapper
+
+DOCUMENTATION = r"""
+---
+short_description: Receive Nutanix Prism VM events (v3 webhooks) and normalise them.
+description:
+  - An ansible-rulebook event source that listens for the webhook POSTs of Nutanix Prism (AOS or Prism Central,
+    v3 API) - C(VM.ON), C(VM.OFF), C(VM.CREATE), C(VM.UPDATE), C(VM.DELETE), C(VM.MIGRATE), C(VM.NIC_PLUG),
+    C(VM.NIC_UNPLUG).
+  - Every request is authenticated and validated like the netevents listener does it, with the same refusals
+    as short JSON errors - 403 (source not in O(allowed_networks)), 401 (credentials), 413 (body over
+    O(max_body_bytes)), 415 (not C(application/json)), 400 (incomplete body, malformed JSON, not a Prism event).
+    Events of a type Prism may add later are answered 200 and dropped.
+  - Each event is parsed by the collection's event parser and put on the queue as a mapping with three keys,
+    C(nutanix), C(payload) and C(meta). C(nutanix) holds C(event_type), C(vm_uuid), C(vm_name),
+    C(ips), C(categories), C(power_state), C(complete) and C(tags); C(payload) is the body as Prism sent it;
+    C(meta) holds C(endpoint) (the path) and C(remote_addr). C(ips), C(categories) and C(tags) are null when the
+    payload did not say (some AOS versions send an empty C(nic_list) at C(VM.ON)); C(complete) is true when
+    C(ips) and C(categories) are both known.
+  - C(tags) are the PAN-OS tags the VM's categories map to, with the same mapping as the listener's C(panos)
+    plugin and M(netevents.nutanix.vm_tag_sync) (O(tag_format), O(tag_mapping), O(tag_categories)).
+  - The answer 200 means the event is on ansible-rulebook's queue, in memory. Nothing is written to disk and
+    nothing is deduplicated; see the collection's docs/eda.md for when the listener's durable queue is the
+    better choice.
+options:
+  host:
+    description:
+      - The address to listen on (V(::) for IPv6 and IPv4).
+    type: str
+    default: "0.0.0.0"
+  port:
+    description:
+      - The TCP port to listen on.
+    type: int
+    required: true
+  path:
+    description:
+      - The URL path Prism POSTs to (the path of the webhook's C(post_url)); other paths answer 404.
+      - The same default as the listener, so a webhook registered for one works for the other.
+    type: str
+    default: /listener/callback
+  username:
+    description:
+      - The user name of the webhook's credentials (Prism sends them with basic authentication).
+      - Set O(username) and O(password), or O(token), or both. A request is accepted when either matches.
+    type: str
+  password:
+    description:
+      - The password of the webhook's credentials. Give it from a variable (C(--vars) or C(--env-vars)) or an
+        EDA controller credential, never in the rulebook.
+    type: str
+  token:
+    description:
+      - A bearer token (the header C(Authorization) with C(Bearer TOKEN)) accepted instead of the basic
+        credentials, for a reverse proxy in front of the source that authenticates Prism itself.
+    type: str
+  certfile:
+    description:
+      - A PEM certificate (chain) to serve HTTPS with; without it the source serves plain HTTP.
+      - Prism does not verify the certificate of a webhook receiver, so a self-signed one is enough to keep the
+        credentials and events off the wire in clear text.
+    type: str
+  keyfile:
+    description:
+      - The PEM private key of O(certfile), when it is not in that file.
+    type: str
+  allowed_networks:
+    description:
+      - Only accept requests from these networks (CIDR, e.g. the Prism cluster's CVM subnet); empty allows every
+        source. Checked before the credentials.
+      - Behind a reverse proxy this is the proxy's address.
+    type: list
+    elements: str
+    default: []
+  max_body_bytes:
+    description:
+      - The largest body accepted (1024 to 67108864); larger ones are refused with 413 without being read.
+    type: int
+    default: 1048576
+  tag_format:
+    description:
+      - How a category becomes a tag in C(nutanix.tags); V({category}) and V({value}) are replaced by the
+        sanitised category name and value.
+    type: str
+    default: "ntnx.{category}.{value}"
+  tag_mapping:
+    description:
+      - An explicit table that wins over O(tag_format), from V(Category:Value) to a tag or a list of tags.
+    type: dict
+  tag_categories:
+    description:
+      - Map only these category names (default all).
+    type: list
+    elements: str
+"""
+
+EXAMPLES = r"""
+- name: Nutanix VM events
+  hosts: all
+  sources:
+    - netevents.nutanix.nutanix_webhook:
+        host: 0.0.0.0
+        port: 5001
+        username: prism
+        password: "{{ nutanix_webhook_password }}"
+        certfile: /etc/eda/tls/webhook.crt
+        keyfile: /etc/eda/tls/webhook.key
+        allowed_networks:
+          - 10.10.0.0/24
+  rules:
+    - name: Show VMs that start
+      condition: event.nutanix.event_type == "VM.ON"
+      action:
+        debug:
+          msg: "{{ event.nutanix.vm_name }} runs with {{ event.nutanix.ips }} and tags {{ event.nutanix.tags }}"
+"""
+
+log = logging.getLogger("netevents.nutanix.nutanix_webhook")
+
+# Same limits and path syntax as the listener's configuration (netevents_listener/config.py).
+DEFAULT_PATH = "/listener/callback"
+DEFAULT_MAX_BODY = 1048576
+MIN_MAX_BODY, MAX_MAX_BODY = 1024, 64 << 20
+_PATH_RE = re.compile(r"^/[A-Za-z0-9._~\-/]{0,255}$")
+REALM = 'realm="netevents-eda", charset="UTF-8"'
+_KNOWN_ARGS = ("host", "port", "path", "username", "password", "token", "certfile", "keyfile", "allowed_networks",
+               "max_body_bytes", "tag_format", "tag_mapping", "tag_categories")
+_SETTINGS = web.AppKey("settings", object)
+_QUEUE = web.AppKey("queue", object)
+
+
+class Settings(object):
+    """The source's validated arguments."""
+
+    def __init__(self, args):
+        errors = []
+        args = dict(args or {})
+        args.pop("eda_feedback_queue", None)  # ansible-rulebook may add it; this source sends no feedback
+        unknown = sorted(k for k in args if k not in _KNOWN_ARGS)
+        if unknown:
+            errors.append("unknown argument(s) %s (known: %s)" % (", ".join(unknown), ", ".join(_KNOWN_ARGS)))
+
+        def text(name, default=None):
+            value = args.get(name)
+            if value is None or value == "":  # "" is what a rulebook's "{{ x | default('') }}" gives: unset
+                return default
+            if not isinstance(value, str):
+                errors.append("%s must be a string" % name)
+                return default
+            return value
+
+        def integer(name, default, low, high):
+            value = args.get(name, default)
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)  # a rulebook variable may arrive as text
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                errors.append("%s must be an integer between %d and %d, got %r" % (name, low, high, value))
+                return default
+            return value
+
+        self.host = text("host", "0.0.0.0")
+        if args.get("port") in (None, ""):
+            errors.append("port is required")
+            self.port = None
+        else:
+            self.port = integer("port", None, 1, 65535)
+        self.path = text("path", DEFAULT_PATH)
+        if not _PATH_RE.match(self.path):
+            errors.append("path must start with '/' and use only letters, digits and . _ ~ - /")
+        self.username = text("username")
+        self.password = text("password")
+        self.token = text("token")
+        if (self.username is None) != (self.password is None):
+            errors.append("set both username and password (the webhook's credentials), or neither")
+        if self.username and ":" in self.username:
+            errors.append("username must not contain ':' (basic auth cannot carry it)")
+        if self.username is None and self.token is None:
+            errors.append("set username and password (the credentials of the Prism webhook) or token: "
+                          "the source does not accept unauthenticated events")
+        self.networks = []
+        nets = args.get("allowed_networks") or []
+        if isinstance(nets, str):
+            nets = [n for n in nets.split(",") if n.strip()]
+        if not isinstance(nets, list):
+            errors.append("allowed_networks must be a list of networks (CIDR)")
+            nets = []
+        for net in nets:
+            try:
+                self.networks.append(ipaddress.ip_network(str(net).strip(), strict=False))
+            except ValueError:
+                errors.append("allowed_networks: %r is not a network (e.g. 10.0.0.0/24 or 10.0.0.5)" % (net,))
+        self.max_body = integer("max_body_bytes", DEFAULT_MAX_BODY, MIN_MAX_BODY, MAX_MAX_BODY)
+        self.certfile = text("certfile")
+        self.keyfile = text("keyfile")
+        if self.keyfile and not self.certfile:
+            errors.append("keyfile needs certfile")
+        self.ssl_context = None
+        if self.certfile:
+            self.ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.ssl_context.minimum_version = ssl.TLSVersion.TLSv1_2
+            try:
+                self.ssl_context.load_cert_chain(self.certfile, self.keyfile)
+            except (OSError, ssl.SSLError) as e:
+                errors.append("cannot use certfile %s%s: %s" % (
+                    self.certfile, " with keyfile %s" % self.keyfile if self.keyfile else "", e))
+        categories = args.get("tag_categories")
+        if categories is not None and not (isinstance(categories, list) and all(isinstance(c, str) for c in categories)):
+            errors.append("tag_categories must be a list of category names")
+            categories = None
+        mapping = args.get("tag_mapping")
+        if mapping is not None and not isinstance(mapping, dict):
+            errors.append("tag_mapping must be a mapping of 'Category:Value' to a tag or a list of tags")
+            mapping = None
+        self.mapper = None
+        try:
+            self.mapper = TagMapper(text("tag_format", DEFAULT_TAG_FORMAT), mapping=mapping, categories=categories)
+        except TagError as e:
+            errors.append(str(e))
+        if errors:
+            raise ValueError("netevents.nutanix.nutanix_webhook: " + "; ".join(errors))
+
+    @property
+    def url(self):
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "%s://%s:%s%s" % ("https" if self.ssl_context else "http", host, self.port, self.path)
+
+
+def _client_ip(remote_addr):
+    try:
+        ip = ipaddress.ip_address((remote_addr or "").split("%", 1)[0])
+    except ValueError:
+        return None
+    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; match them against IPv4 networks.
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _is_json(mimetype):
+    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
+
+
+def _authorized(header, settings):
+    """Basic credentials or a bearer token, compared in constant time (both parts, always)."""
+    scheme, _sep, value = (header or "").strip().partition(" ")
+    scheme, value = scheme.lower(), value.strip()
+    if scheme == "basic" and settings.username is not None:
+        try:
+            username, _sep, password = base64.b64decode(value).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeError):
+            return False
+        user_ok = hmac.compare_digest(username.encode("utf-8"), settings.username.encode("utf-8"))
+        password_ok = hmac.compare_digest(password.encode("utf-8"), settings.password.encode("utf-8"))
+        return user_ok and password_ok
+    if scheme == "bearer" and settings.token is not None:
+        return hmac.compare_digest(value.encode("utf-8"), settings.token.encode("utf-8"))
+    return False
+
+
+def _refuse(request, status, reason, message, headers=None):
+    log.warning("refused %s from %s: %s", reason, request.remote, message)
+    return web.json_response({"error": reason, "message": message}, status=status, headers=headers)
+
+
+async def _read_body(request, limit):
+    """At most *limit* bytes of the body, whether it came with a Content-Length or chunked."""
+    chunks, size = [], 0
+    while size < limit:
+        chunk = await request.content.readany()
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def normalise(event, document, settings, request_path, remote_addr):
+    """The event as it goes on the queue: what the parser found, the body as sent, where it came from."""
+    nutanix = event.to_dict()
+    nutanix["complete"] = event.complete
+    nutanix["tags"] = None if event.categories is None else sorted(settings.mapper.tags_for(event.categories))
+    return {"nutanix": nutanix, "payload": document, "meta": {"endpoint": request_path, "remote_addr": remote_addr}}
+
+
+async def _callback(request):
+    settings = request.app[_SETTINGS]
+    if settings.networks:
+        ip = _client_ip(request.remote)
+        if ip is None or not any(ip in net for net in settings.networks):
+            return _refuse(request, 403, "source_not_allowed", "this source address may not post events")
+    if not _authorized(request.headers.get("Authorization"), settings):
+        challenge = ("Basic " if settings.username is not None else "Bearer ") + REALM
+        return _refuse(request, 401, "unauthorized", "missing or wrong credentials", {"WWW-Authenticate": challenge})
+    max_body = settings.max_body
+    if request.content_length is not None and request.content_length > max_body:
+        return _refuse(request, 413, "body_too_large", "the body is larger than %d bytes" % max_body)
+    # aiohttp reports a missing Content-Type as application/octet-stream: refused too, as by the listener.
+    if not _is_json((request.content_type or "").lower()):
+        return _refuse(request, 415, "not_json", "the body must be sent as application/json")
+    try:
+        body = await _read_body(request, max_body + 1)
+    except Exception:  # pylint: disable=broad-except
+        # A cut connection or broken chunk framing: the client's body is at fault, not us.
+        return _refuse(request, 400, "incomplete_body", "the body could not be read completely")
+    if len(body) > max_body:
+        return _refuse(request, 413, "body_too_large", "the body is larger than %d bytes" % max_body)
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return _refuse(request, 400, "malformed_json", "the body is not valid JSON")
+    try:
+        event = parse_event(document)
+    except EventError as e:
+        return _refuse(request, 400, "not_an_event", "not a Prism event envelope: %s" % e)
+    except Exception:  # pylint: disable=broad-except
+        # A parser bug must not turn hostile input into a 500; refuse it and keep the traceback.
+        log.exception("event parser failed")
+        return _refuse(request, 400, "not_an_event", "not a Prism event envelope")
+    if event.event_type not in EVENT_TYPES:
+        log.info("ignored an event of unknown type %.64r for VM %s", event.event_type, event.vm_uuid)
+        return web.json_response({"status": "ignored", "reason": "unknown event type"})
+    await request.app[_QUEUE].put(normalise(event, document, settings, request.path, request.remote))
+    log.info("%s for VM %s put on the queue", event.event_type, event.vm_uuid)
+    return web.json_response({"status": "accepted"})
+
+
+@web.middleware
+async def _json_errors(request, handler):
+    """Other paths and methods get the listener's short JSON errors too; nothing gets a traceback."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        headers = {"Allow": e.headers["Allow"]} if "Allow" in e.headers else None
+        name = (e.reason or "error").lower().replace(" ", "_")
+        return web.json_response({"error": name, "message": "no such path" if e.status == 404 else e.reason},
+                                 status=e.status, headers=headers)
+    except Exception:  # pylint: disable=broad-except
+        log.exception("unexpected error while handling %s %s", request.method, request.path)
+        return web.json_response({"error": "internal_error", "message": "unexpected error; see the log"},
+                                 status=500)
+
+
+def make_app(queue, settings):
+    app = web.Application(middlewares=[_json_errors])
+    app[_SETTINGS] = settings
+    app[_QUEUE] = queue
+    app.router.add_route("POST", settings.path, _callback)
+    return app
+
+
+async def main(queue, args):
+    """Serve until cancelled (ansible-rulebook cancels sources at shutdown)."""
+    settings = Settings(args)
+    runner = web.AppRunner(make_app(queue, settings), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=settings.ssl_context)
+        try:
+            await site.start()
+        except OSError as e:
+            raise OSError("netevents.nutanix.nutanix_webhook cannot listen on %s port %s: %s"
+                          % (settings.host, settings.port, e.strerror or e)) from None
+        log.info("listening for Prism webhooks on %s", settings.url)
+        await asyncio.Future()
+    finally:
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    # Run by hand: print each event (python nutanix_webhook.py PORT USERNAME; the password comes from
+    # the environment variable NUTANIX_WEBHOOK_PASSWORD, never from the command line).
+
+    class _PrintQueue(object):
+        async def put(self, event):
+            print(json.dumps(event, indent=2, sort_keys=True))
+
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(main(_PrintQueue(), {"port": int(sys.argv[1]), "username": sys.argv[2],
+                                     "password": os.environ.get("NUTANIX_WEBHOOK_PASSWORD")}))

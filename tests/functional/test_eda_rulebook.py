@@ -39,6 +39,7 @@ def _requirements():
     if MISSING:
         pytest.fail("; ".join(MISSING))
 
+
 WEBHOOK_USER = "prism-eda"
 WEBHOOK_PASSWORD = "Eda-Webhook-pw-5e1f"
 PATH = "/nutanix/events"

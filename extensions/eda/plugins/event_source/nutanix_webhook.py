@@ -12,9 +12,6 @@ requests to both and compares the answers. The envelope is parsed by the collect
 """
 
 import asyncio
-import base64
-import binascii
-import hmac
 import ipaddress
 import json
 import logging
@@ -43,6 +40,8 @@ except ImportError:
     _add_collection_root()
     from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES, EventError, parse_event
 from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import DEFAULT_TAG_FORMAT, TagError, TagMapper
+from ansible_collections.netevents.nutanix.plugins.module_utils.webhook_auth import (
+    authorization_matches, is_json, source_allowed)
 
 DOCUMENTATION = r"""
 ---
@@ -269,38 +268,6 @@ class Settings(object):
         return "%s://%s:%s%s" % ("https" if self.ssl_context else "http", host, self.port, self.path)
 
 
-def _client_ip(remote_addr):
-    try:
-        ip = ipaddress.ip_address((remote_addr or "").split("%", 1)[0])
-    except ValueError:
-        return None
-    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; match them against IPv4 networks.
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def _is_json(mimetype):
-    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
-
-
-def _authorized(header, settings):
-    """Basic credentials or a bearer token, compared in constant time (both parts, always)."""
-    scheme, _sep, value = (header or "").strip().partition(" ")
-    scheme, value = scheme.lower(), value.strip()
-    if scheme == "basic" and settings.username is not None:
-        try:
-            username, _sep, password = base64.b64decode(value).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeError):
-            return False
-        user_ok = hmac.compare_digest(username.encode("utf-8"), settings.username.encode("utf-8"))
-        password_ok = hmac.compare_digest(password.encode("utf-8"), settings.password.encode("utf-8"))
-        return user_ok and password_ok
-    if scheme == "bearer" and settings.token is not None:
-        return hmac.compare_digest(value.encode("utf-8"), settings.token.encode("utf-8"))
-    return False
-
-
 def _refuse(request, status, reason, message, headers=None):
     log.warning("refused %s from %s: %s", reason, request.remote, message)
     return web.json_response({"error": reason, "message": message}, status=status, headers=headers)
@@ -328,18 +295,17 @@ def normalise(event, document, settings, request_path, remote_addr):
 
 async def _callback(request):
     settings = request.app[_SETTINGS]
-    if settings.networks:
-        ip = _client_ip(request.remote)
-        if ip is None or not any(ip in net for net in settings.networks):
-            return _refuse(request, 403, "source_not_allowed", "this source address may not post events")
-    if not _authorized(request.headers.get("Authorization"), settings):
+    if not source_allowed(request.remote, settings.networks):
+        return _refuse(request, 403, "source_not_allowed", "this source address may not post events")
+    if not authorization_matches(request.headers.get("Authorization"), username=settings.username,
+                                 password=settings.password, token=settings.token):
         challenge = ("Basic " if settings.username is not None else "Bearer ") + REALM
         return _refuse(request, 401, "unauthorized", "missing or wrong credentials", {"WWW-Authenticate": challenge})
     max_body = settings.max_body
     if request.content_length is not None and request.content_length > max_body:
         return _refuse(request, 413, "body_too_large", "the body is larger than %d bytes" % max_body)
     # aiohttp reports a missing Content-Type as application/octet-stream: refused too, as by the listener.
-    if not _is_json((request.content_type or "").lower()):
+    if not is_json(request.content_type):
         return _refuse(request, 415, "not_json", "the body must be sent as application/json")
     try:
         body = await _read_body(request, max_body + 1)

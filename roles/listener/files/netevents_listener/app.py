@@ -8,8 +8,6 @@ then is the event written to the queue, and only after the commit does the calle
 gets a 500: every refusal is a short JSON error, and a queue that cannot be written answers 503 so Prism
 delivers again later.
 """
-import hmac
-import ipaddress
 import json
 import logging
 import sqlite3
@@ -19,27 +17,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
 from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES, EventError, parse_event
+from ansible_collections.netevents.nutanix.plugins.module_utils.webhook_auth import (
+    credentials_match, is_json, source_allowed)
 
 from .metrics import event_label
 from .store import QueueError
 
 log = logging.getLogger("netevents_listener.http")
 REALM = 'Basic realm="netevents-listener", charset="UTF-8"'
-
-
-def _client_ip(remote_addr):
-    try:
-        ip = ipaddress.ip_address((remote_addr or "").split("%", 1)[0])
-    except ValueError:
-        return None
-    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; match them against IPv4 networks.
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def _is_json(mimetype):
-    return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
 def create_app(settings, queue, metrics, status, on_queued=lambda: None):
@@ -53,8 +38,8 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None):
     """
     app = Flask("netevents_listener", static_folder=None)
     app.json.sort_keys = False
-    username = settings.username.encode("utf-8")
-    password = settings.password.reveal().encode("utf-8")
+    username = settings.username
+    password = settings.password.reveal()
     networks = list(settings.allowed_networks)
     max_body = settings.max_body_bytes
 
@@ -73,21 +58,16 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None):
         auth = request.authorization
         if auth is None or auth.type != "basic":
             return False
-        # Compare both parts in constant time, and always both, so timing tells nothing about either.
-        user_ok = hmac.compare_digest((auth.username or "").encode("utf-8"), username)
-        password_ok = hmac.compare_digest((auth.password or "").encode("utf-8"), password)
-        return user_ok and password_ok
+        return credentials_match(auth.username, auth.password, username, password)
 
     def callback():
-        if networks:
-            ip = _client_ip(request.remote_addr)
-            if ip is None or not any(ip in net for net in networks):
-                return refuse(403, "source_not_allowed", "this source address may not post events")
+        if not source_allowed(request.remote_addr, networks):
+            return refuse(403, "source_not_allowed", "this source address may not post events")
         if not authorized():
             return refuse(401, "unauthorized", "missing or wrong credentials", {"WWW-Authenticate": REALM})
         if request.content_length is not None and request.content_length > max_body:
             return refuse(413, "body_too_large", "the body is larger than %d bytes" % max_body)
-        if not _is_json(request.mimetype):
+        if not is_json(request.mimetype):
             return refuse(415, "not_json", "the body must be sent as application/json")
         try:
             body = request.stream.read(max_body + 1)

@@ -12,16 +12,17 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 PYTEST_ARGS ?=
 
-.PHONY: help venv tree demo test sanity lint units functional docs-check build clean
+.PHONY: help venv tree demo test bench sanity lint units functional docs-check build clean
 
 help:
 	@echo "make demo   - set up .venv and run the tour against the simulators"
 	@echo "make test   - everything CI runs: sanity, lint, unit and functional tests, doc and build checks"
+	@echo "make bench  - measure ingest, latency, firewall cost, reconcile scale; rewrites docs/performance.md"
 
-$(BIN)/.stamp: tests/requirements.txt requirements.txt
+$(BIN)/.stamp: tests/requirements.txt requirements.txt bench/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r tests/requirements.txt
+	$(BIN)/pip install -q -r tests/requirements.txt -r bench/requirements.txt
 	touch $@
 
 venv: $(BIN)/.stamp
@@ -34,6 +35,10 @@ demo: venv tree
 	$(BIN)/python demo/tour.py
 
 test: venv tree sanity lint units functional docs-check build
+
+# Not part of `make test` (a --quick smoke run of it is, in tests/unit/bench).
+bench: venv tree
+	$(BIN)/python bench/run.py
 
 sanity: venv
 	$(BIN)/python tests/tools/get_pip_standin.py --install

@@ -256,6 +256,41 @@ class PrismSimulator(object):
             res["host_reference"] = copy.deepcopy(HOSTS[1] if current == HOSTS[0]["uuid"] else HOSTS[0])
             self._emit("VM.MIGRATE", vm)
 
+    def seed_vms(self, count, name_prefix="seed", categories=None, power_state="ON", first_ip="10.128.0.1"):
+        """Test control (benchmarks): store *count* completed VMs at once, without tasks or events.
+
+        Each VM is built as ``POST /vms`` followed by its completion would build it (same validation, NIC
+        defaults, status), with one NIC whose address is *first_ip* + i. Returns the new uuids, in order.
+        """
+        base = ipaddress.ip_address(first_ip)
+        uuids = []
+        with self._cond:
+            for i in range(int(count)):
+                body = {"metadata": {"kind": "vm", "categories": dict(categories or {})},
+                        "spec": {"name": "%s-%05d" % (name_prefix, i), "resources": {
+                            "power_state": power_state, "nic_list": [{"ip_endpoint_list": [{"ip": str(base + i)}]}]}}}
+                spec, cats = self._validate_vm(body)
+                vm_uuid = _new_uuid()
+                now = _now_iso()
+                self.vms[vm_uuid] = {
+                    "api_version": API_VERSION,
+                    "metadata": {"kind": "vm", "uuid": vm_uuid, "spec_version": 0, "categories": cats,
+                                 "creation_time": now, "last_update_time": now,
+                                 "owner_reference": {"kind": "user", "uuid": self.user_uuid, "name": self.username}},
+                    "spec": spec,
+                    "status": self._vm_status(copy.deepcopy(spec), {}),
+                }
+                uuids.append(vm_uuid)
+        return uuids
+
+    def emit_vm_event(self, vm_uuid, event_type):
+        """Test control (benchmarks): send *event_type* for a stored VM now, carrying its current state, as if an
+        operation had just completed (no state changes). Raises KeyError for an unknown VM."""
+        if event_type not in KNOWN_EVENTS:
+            raise ValueError("unknown event type %r" % (event_type,))
+        with self._cond:
+            self._emit(event_type, self.vms[vm_uuid])
+
     # ------------------------------------------------------------------ scheduling
     def _schedule(self, fn):
         heapq.heappush(self._timeline, (time.monotonic() + self.pending_seconds, next(self._seq), fn))
@@ -340,6 +375,7 @@ class PrismSimulator(object):
             item = self._outbox.get()
             if item is None:
                 return
+            sent = time.time()
             status_code, error = self._post(item)
             with self._cond:
                 if item["generation"] != self._generation:
@@ -351,6 +387,7 @@ class PrismSimulator(object):
                     "vm_uuid": item["vm_uuid"],
                     "status_code": status_code,
                     "error": error,
+                    "sent": sent,  # when the POST started
                     "time": time.time(),
                 })
                 self._inflight -= 1

@@ -579,6 +579,46 @@ def test_migrate_helper_emits_vm_migrate(sim, prism, receiver):
         "uuid"] != host
 
 
+def test_seed_vms_builds_what_the_api_would_build_without_events(sim, prism, receiver):
+    prism.create_webhook(post_url=receiver.url, events=["VM.CREATE", "VM.ON"])
+    made = prism.create_vm(name="made", ips=["10.9.0.1"], power="ON", categories={"AppTier": "Web"})
+    uuids = sim.seed_vms(3, name_prefix="bulk", categories={"AppTier": "Web"}, first_ip="10.9.1.254")
+    assert len(set(uuids)) == 3
+    seeded = prism("GET", "/vms/" + uuids[2]).json()
+    assert seeded["status"]["state"] == "COMPLETE" and seeded["status"]["name"] == "bulk-00002"
+    assert seeded["status"]["resources"]["nic_list"][0]["ip_endpoint_list"] == [{"ip": "10.9.2.0", "type": "ASSIGNED"}]
+    # Same shape as an entity made through POST /vms (keys at every level, NIC defaults included).
+    for part in ("metadata", "spec", "status"):
+        assert set(seeded[part]) == set(made[part]), part
+    # (num_sockets is one the helper sends; everything else AHV fills in)
+    assert set(seeded["status"]["resources"]) == set(made["status"]["resources"]) - {"num_sockets"}
+    assert set(seeded["status"]["resources"]["nic_list"][0]) == set(made["status"]["resources"]["nic_list"][0])
+    listed = prism("POST", "/vms/list", json={"kind": "vm", "filter": "vm_name==^bulk-"}).json()
+    assert listed["metadata"]["total_matches"] == 3
+    assert sim.wait_idle(timeout=10)
+    assert [e for e, _ in events_seen(receiver.wait(2))] == ["VM.CREATE", "VM.ON"]  # only the POSTed VM's
+    assert len(receiver.requests) == 2
+
+
+def test_emit_vm_event_sends_the_current_state_and_records_when_it_was_sent(sim, prism, receiver):
+    prism.create_webhook(post_url=receiver.url, events=["VM.ON"])
+    (uuid,) = sim.seed_vms(1, categories={"AppTier": "DB"}, first_ip="10.9.3.1")
+    before = time.time()
+    sim.emit_vm_event(uuid, "VM.ON")
+    got = receiver.wait(1)
+    assert events_seen(got) == [("VM.ON", uuid)]
+    entity = got[0]["body"]["data"]["metadata"]
+    assert entity["metadata"]["categories"] == {"AppTier": "DB"}
+    assert entity["status"]["resources"]["nic_list"][0]["ip_endpoint_list"][0]["ip"] == "10.9.3.1"
+    recorded = sim_get(sim, "/_sim/deliveries")
+    assert recorded[0]["status_code"] == 200
+    assert before <= recorded[0]["sent"] <= recorded[0]["time"]
+    with pytest.raises(ValueError):
+        sim.emit_vm_event(uuid, "VM.EXPLODE")
+    with pytest.raises(KeyError):
+        sim.emit_vm_event("no-such-vm", "VM.ON")
+
+
 # ---------------------------------------------------------------- test-control endpoints
 def test_sim_stats_and_reset(sim, prism):
     prism.create_webhook(name="s")

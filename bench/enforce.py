@@ -1,0 +1,127 @@
+"""2. Event to enforcement and 3. Firewall cost.
+
+The Prism simulator holds N seeded VMs (powered on, one IP each, AppTier: Web) and a webhook to the listener
+(gunicorn, `panos` plugin, the queue's deployed defaults: batch_window_ms 200, batch_max_events 500). The bench
+makes Prism send VM.ON for each VM at a fixed rate (``emit_vm_event``); Prism's sender POSTs them in order and
+records when each POST started. A poller reads the PAN-OS simulator's registered-IP table (in process, every
+2 ms) and records when each IP first appears; in address-object mode, the running configuration's address objects
+(every 50 ms). Latency = first seen - POST started.
+"""
+import os
+import threading
+import time
+
+from lxml import etree
+
+from common import Server, listener_argv, summary_ms
+from panos_helpers import panos_config, prism_client, start_firewall, start_prism, subscribe, target
+
+DEPLOYED_QUEUE = {"batch_window_ms": 200, "batch_max_events": 500, "backoff_initial_s": 1.0, "backoff_max_s": 300.0,
+                  "max_attempts": 10}
+
+
+def _address_ips(firewall, prefix="ntnx-vm-"):
+    root = etree.fromstring(firewall.running_config().encode())
+    return set(e.findtext("ip-netmask").split("/")[0] for e in root.iter("entry")
+               if e.get("name", "").startswith(prefix) and e.findtext("ip-netmask"))
+
+
+def run_once(workdir, vms, rate, mode="registered-ip", batch_max=500, commit_seconds=0.2, first_ip="10.128.0.1",
+             timeout=600):
+    """Send VM.ON for *vms* seeded VMs at *rate* per second; return latencies and the firewall's counters."""
+    os.makedirs(workdir, exist_ok=True)
+    prism = start_prism(pending_seconds=0)
+    firewall = start_firewall(commit_seconds=commit_seconds)
+    server = None
+    try:
+        queue = dict(DEPLOYED_QUEUE, batch_max_events=batch_max)
+        config = panos_config(workdir, prism, [target(firewall)], options={"mode": mode}, queue=queue)
+        server = Server(listener_argv(config), config).start()
+        subscribe(prism_client(prism), server.url, events=["VM.ON"])
+        uuids = prism.seed_vms(vms, name_prefix="bench", categories={"AppTier": "Web"}, first_ip=first_ip)
+        ip_of = dict(zip(uuids, _ips(first_ip, vms)))
+        wanted = set(ip_of.values())
+        prism.wait_idle(timeout=30)
+        firewall.reset_stats()
+        seen = {}
+        done = threading.Event()
+
+        def poll():
+            interval = 0.002 if mode == "registered-ip" else 0.05
+            while not done.is_set():
+                now = time.time()
+                present = set(firewall.registered_ips()) if mode == "registered-ip" else _address_ips(firewall)
+                for ip in present & wanted:
+                    seen.setdefault(ip, now)
+                if len(seen) == len(wanted):
+                    done.set()
+                    return
+                time.sleep(interval)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        started = time.time()
+        for i, uuid in enumerate(uuids):
+            delay = started + i / float(rate) - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            prism.emit_vm_event(uuid, "VM.ON")
+        emitted = time.time() - started
+        done.wait(timeout)
+        done.set()
+        poller.join(10)
+        finished = max(seen.values()) if seen else time.time()
+        deliveries = [d for d in prism.deliveries if d["event_type"] == "VM.ON"]
+        sent = dict((d["vm_uuid"], d["sent"]) for d in deliveries)
+        latencies = [seen[ip_of[u]] - sent[u] for u in uuids if u in sent and ip_of[u] in seen]
+        stats = firewall.stats()
+        send_span = (max(sent.values()) - min(sent.values())) if sent else 0.0
+        result = {"vms": vms, "offered_rate": rate, "mode": mode, "batch_max_events": batch_max,
+                  "commit_seconds": commit_seconds, "enforced": len(seen), "missing": len(wanted) - len(seen),
+                  "acked": sum(1 for d in deliveries if d["status_code"] == 200),
+                  "emit_s": round(emitted, 3),
+                  "delivered_rate": round(len(sent) / send_span, 1) if send_span else None,
+                  "wall_s": round(finished - started, 3),
+                  "calls": stats["calls"], "config_actions": stats.get("config_actions", {}),
+                  "commits": stats["commits"], "api_calls": sum(stats["calls"].values())}
+        result.update(summary_ms(latencies))
+        return result
+    finally:
+        if server is not None:
+            server.stop()
+        prism.stop()
+        firewall.stop()
+
+
+def _ips(first_ip, count):
+    import ipaddress
+    base = ipaddress.ip_address(first_ip)
+    return [str(base + i) for i in range(count)]
+
+
+def latency(workdir, rates=(10, 100, 1000), vms=1000, log=print):
+    out = []
+    for rate in rates:
+        r = run_once(os.path.join(workdir, "enforce-%d" % rate), vms, rate)
+        log("  enforce %5d ev/s: p50 %s p99 %s max %s ms, delivered %s ev/s, %d/%d enforced" % (
+            rate, r["p50_ms"], r["p99_ms"], r["max_ms"], r["delivered_rate"], r["enforced"], vms))
+        out.append(r)
+    return out
+
+
+def cost(workdir, events=1000, batch_of_one_events=100, commit_seconds=2.0, log=print):
+    """The firewall's work for a burst of *events* VM.ON (sent as fast as Prism's sender goes)."""
+    cases = [("registered-ip", "registered-ip", 500, events),
+             ("address-object, batched", "address-object", 500, events),
+             ("address-object, batch of one (2017)", "address-object", 1, batch_of_one_events)]
+    out = []
+    for label, mode, batch, n in cases:
+        r = run_once(os.path.join(workdir, "cost-%s-%d" % (mode, batch)), n, 100000, mode=mode, batch_max=batch,
+                     commit_seconds=commit_seconds, timeout=max(120, n * (commit_seconds + 2) * 1.5))
+        r["label"] = label
+        r["per_1000"] = {"api_calls": round(r["api_calls"] * 1000.0 / n, 1),
+                         "commits": round(r["commits"] * 1000.0 / n, 1)}
+        log("  cost %-36s %4d events: %5d API calls, %4d commits, %.1f s" % (
+            label, n, r["api_calls"], r["commits"], r["wall_s"]))
+        out.append(r)
+    return out

@@ -1,0 +1,95 @@
+"""Run the benchmarks on this machine and write docs/performance.md, docs/performance.png and
+docs/performance.json (every figure, as measured).
+
+    .venv/bin/python bench/run.py                 # full sizes (make bench); a few minutes on 2 cores
+    .venv/bin/python bench/run.py --quick --output /tmp/out     # tiny sizes: the smoke test
+    .venv/bin/python bench/run.py --only ingest,reconcile        # some measurements (others keep old figures)
+
+Loopback only: simulators (tests/simulators) in this process, the listener and the load generator in their own.
+"""
+import argparse
+import datetime
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import common  # noqa: E402  pylint: disable=wrong-import-position
+import report  # noqa: E402  pylint: disable=wrong-import-position
+
+FULL = {"ingest": {"concurrencies": (1, 8, 32), "count": 3000, "duration": 15.0},
+        "latency": {"rates": (10, 100, 1000), "vms": 1000},
+        "cost": {"events": 1000, "batch_of_one_events": 50, "commit_seconds": 2.0},
+        "reconcile": {"sizes": (1000, 10000)}}
+QUICK = {"ingest": {"concurrencies": (1, 8, 32), "count": 100, "duration": 5.0},
+         "latency": {"rates": (10, 100, 1000), "vms": 20},
+         "cost": {"events": 20, "batch_of_one_events": 3, "commit_seconds": 0.2},
+         "reconcile": {"sizes": (200, 500)}}
+ALL = ("ingest", "latency", "cost", "reconcile")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--output", default=os.path.join(common.REPO, "docs"),
+                        help="directory for performance.md/.png/.json (default docs/)")
+    parser.add_argument("--only", default=",".join(ALL), help="comma-separated subset of %s" % ",".join(ALL))
+    parser.add_argument("--commit-seconds", type=float, help="simulated commit duration for the firewall-cost run")
+    parser.add_argument("--workdir", help="scratch directory (default: a temporary one under /var/tmp)")
+    args = parser.parse_args(argv)
+    only = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = set(only) - set(ALL)
+    if unknown:
+        parser.error("unknown measurement(s): %s" % ", ".join(sorted(unknown)))
+    sizes = QUICK if args.quick else FULL
+    if args.commit_seconds is not None:
+        sizes["cost"]["commit_seconds"] = args.commit_seconds
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the simulators' access log
+    os.makedirs(args.output, exist_ok=True)
+    json_path = os.path.join(args.output, "performance.json")
+    results = {}
+    if set(only) != set(ALL) and os.path.exists(json_path):
+        with open(json_path) as f:
+            results = json.load(f)  # keep the figures of measurements not re-run
+    base = args.workdir or ("/var/tmp" if os.path.isdir("/var/tmp") else None)
+    workdir = tempfile.mkdtemp(prefix="netevents-bench-", dir=base)
+    results["machine"] = common.machine(workdir)
+    results["quick"] = args.quick
+    results["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    results["sizes"] = sizes
+    started = time.monotonic()
+    try:
+        if "ingest" in only:
+            print("1+5. ingest and footprint", flush=True)
+            import ingest  # pylint: disable=import-outside-toplevel
+            results["ingest"] = ingest.run(workdir, **sizes["ingest"])
+        if "latency" in only or "cost" in only:
+            import enforce  # pylint: disable=import-outside-toplevel
+            if "latency" in only:
+                print("2. event to enforcement", flush=True)
+                results["latency"] = enforce.latency(workdir, **sizes["latency"])
+            if "cost" in only:
+                print("3. firewall cost", flush=True)
+                results["cost"] = enforce.cost(workdir, **sizes["cost"])
+        if "reconcile" in only:
+            print("4. reconcile scale", flush=True)
+            import reconcile_scale  # pylint: disable=import-outside-toplevel
+            results["reconcile"] = reconcile_scale.run(**sizes["reconcile"])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    with open(json_path, "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    report.write(results, args.output)
+    print("wrote %s (%.0f s)" % (", ".join(os.path.join(args.output, "performance" + e)
+                                          for e in (".md", ".png", ".json")), results["elapsed_s"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Smoke run of the benchmarks (`bench/run.py --quick`): tiny sizes, checks the report and the plot were produced
+with numeric figures read back from the files. No timing assertions: the figures depend on the machine."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def test_quick_bench_writes_the_report_and_the_plot(tmp_path):
+    try:
+        import matplotlib  # noqa: F401  pylint: disable=unused-import,import-outside-toplevel
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip("matplotlib is not installed (pip install -r bench/requirements.txt)")
+    done = subprocess.run([sys.executable, os.path.join(REPO, "bench", "run.py"), "--quick", "--output",
+                           str(tmp_path), "--workdir", str(tmp_path)], capture_output=True, text=True,
+                          timeout=240, check=False, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    with open(str(tmp_path / "performance.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    results = json.loads((tmp_path / "performance.json").read_text())
+    for side in ("listener", "bare"):
+        points = results["ingest"][side]
+        assert [p["concurrency"] for p in points] == [1, 8, 32]
+        assert all(p["acked"] > 0 and p["rate"] > 0 and p["p99_ms"] >= p["p50_ms"] > 0 for p in points)
+    assert [x["offered_rate"] for x in results["latency"]] == [10, 100, 1000]
+    assert all(x["enforced"] == x["vms"] and x["max_ms"] > 0 for x in results["latency"])
+    cost = dict((x["mode"] + "/%d" % x["batch_max_events"], x) for x in results["cost"])
+    assert cost["registered-ip/500"]["commits"] == 0 and cost["registered-ip/500"]["calls"]["user-id"] >= 1
+    assert cost["address-object/500"]["commits"] >= 1
+    assert cost["address-object/1"]["commits"] == cost["address-object/1"]["vms"]  # a commit per event
+    first, again = results["reconcile"][0], results["reconcile"][1]
+    assert first["registered"] == first["size"] == first["registered_ips_after"] and first["userid_calls"] == 1
+    assert again["run"] == "no-change" and again["registered"] == 0 and again["userid_calls"] == 0
+    assert first["prism_pages"] >= 1 and first["peak_rss_mib"] > 0
+    assert results["ingest"]["footprint"]["idle_rss_mib"] > 0
+
+    doc = (tmp_path / "performance.md").read_text()
+    for heading in ("## 1. Ingest", "## 2. Event to enforcement", "## 3. Firewall cost", "## 4. Reconcile scale",
+                    "## 5. Footprint"):
+        assert heading in doc
+    # The tables carry the measured numbers.
+    row = next(line for line in doc.splitlines() if line.startswith("| 32 |"))
+    assert re.search(r"\| \d+\.\d+ \|", row)
+    assert "%d cores" % os.cpu_count() in doc

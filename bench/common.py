@@ -24,7 +24,7 @@ for _path in (REPO, COLLECTIONS, LISTENER_HELPERS, os.path.join(REPO, "roles", "
 if not os.path.isdir(os.path.join(COLLECTIONS, "ansible_collections", "netevents", "nutanix")):
     sys.exit("the collection tree is missing: run `make tree` first")
 
-# pylint: disable=wrong-import-position
+# Re-exported for the measurement modules. pylint: disable=wrong-import-position,unused-import
 from listener_helpers import WEBHOOK_PASSWORD, WEBHOOK_USER, listener_env, make_config  # noqa: E402,F401
 
 

@@ -71,7 +71,7 @@ def run(url, user, password, concurrency, count, duration):
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=sender, daemon=True) for _ in range(concurrency)]
+    threads = [threading.Thread(target=sender, daemon=True) for _n in range(concurrency)]
     started = time.perf_counter()
     for t in threads:
         t.start()

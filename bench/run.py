@@ -86,8 +86,8 @@ def main(argv=None):
     with open(json_path, "w") as f:
         json.dump(results, f, indent=1, sort_keys=True)
     report.write(results, args.output)
-    print("wrote %s (%.0f s)" % (", ".join(os.path.join(args.output, "performance" + e)
-                                          for e in (".md", ".png", ".json")), results["elapsed_s"]))
+    written = ", ".join(os.path.join(args.output, "performance" + e) for e in (".md", ".png", ".json"))
+    print("wrote %s (%.0f s)" % (written, results["elapsed_s"]))
     return 0
 
 

@@ -596,7 +596,7 @@ def test_seed_vms_builds_what_the_api_would_build_without_events(sim, prism, rec
     listed = prism("POST", "/vms/list", json={"kind": "vm", "filter": "vm_name==^bulk-"}).json()
     assert listed["metadata"]["total_matches"] == 3
     assert sim.wait_idle(timeout=10)
-    assert [e for e, _ in events_seen(receiver.wait(2))] == ["VM.CREATE", "VM.ON"]  # only the POSTed VM's
+    assert [e for e, _uuid in events_seen(receiver.wait(2))] == ["VM.CREATE", "VM.ON"]  # only the POSTed VM's
     assert len(receiver.requests) == 2
 
 

@@ -5,6 +5,7 @@ import signal
 import pytest
 
 from listener_helpers import ListenerProcess
+from panos_helpers import start_firewall, start_prism
 
 
 @pytest.fixture
@@ -25,3 +26,19 @@ def listener_process():
             except ProcessLookupError:
                 pass
             proc.proc.wait(timeout=30)
+
+
+# The Prism and PAN-OS simulators the panos plugin tests run against (one of each per test).
+
+@pytest.fixture
+def prism():
+    sim = start_prism()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def firewall():
+    sim = start_firewall()
+    yield sim
+    sim.stop()

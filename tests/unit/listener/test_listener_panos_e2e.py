@@ -15,20 +15,6 @@ from panos_helpers import (FW_PASSWORD, PRISM_PASSWORD, VSYS1, FirewallApi, crea
 WEB, DB = "ntnx.AppTier.Web", "ntnx.AppTier.DB"
 
 
-@pytest.fixture
-def prism():
-    sim = start_prism()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture
-def firewall():
-    sim = start_firewall()
-    yield sim
-    sim.stop()
-
-
 def scaffold(fw):
     """What the role lays once: dynamic groups matching the plugin's tags, committed."""
     fw.add_dynamic_group("web", "'%s'" % WEB)

@@ -10,7 +10,7 @@ import types
 import pytest
 
 from listener_helpers import WEBHOOK_PASSWORD, WEBHOOK_USER, envelope, make_config, wait_for, write_secret
-from panos_helpers import (FirewallApi, create_vm, panos_config, prism_client, start_firewall, start_prism, target)
+from panos_helpers import (FirewallApi, create_vm, panos_config, prism_client, target)
 from netevents_listener.api import Plugin
 from netevents_listener.config import ConfigError, load_config
 from netevents_listener.dispatcher import Dispatcher
@@ -21,20 +21,6 @@ from netevents_listener.store import EventQueue
 HEADERS = {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (WEBHOOK_USER, WEBHOOK_PASSWORD)).encode()).decode(),
            "Content-Type": "application/json"}
 WEB, DB = "ntnx.AppTier.Web", "ntnx.AppTier.DB"
-
-
-@pytest.fixture
-def prism():
-    sim = start_prism()
-    yield sim
-    sim.stop()
-
-
-@pytest.fixture
-def firewall():
-    sim = start_firewall()
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture

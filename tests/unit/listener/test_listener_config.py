@@ -42,7 +42,7 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path):
     q = config.queue
     assert q.path == str(tmp_path / "queue.db")           # relative to the config file
     assert (q.batch_max_events, q.batch_window_ms, q.max_attempts, q.backoff_initial_s, q.backoff_max_s,
-            q.dedupe_window_s) == (500, 200, 10, 1.0, 300.0, 300)
+            q.dedupe_window_s) == (500, 0, 10, 1.0, 300.0, 300)
     assert config.prism is None and config.reconcile.interval_minutes == 15
     assert config.plugin.options == {"path": "events.jsonl", "fsync": True}
     assert lc.password.reveal() == "hunter2-hunter2"     # the file's final newline is not part of it

@@ -1,5 +1,8 @@
-"""Queue + dispatcher with a scripted plugin and a fake clock: order per VM, backoff, dead letters, requeue."""
+"""Queue + dispatcher with a scripted plugin and a fake clock: order per VM, backoff, dead letters, requeue,
+group commit and wake-ups."""
 import json
+import sqlite3
+import threading
 import time
 import types
 
@@ -7,9 +10,10 @@ import pytest
 
 from listener_helpers import envelope
 from netevents_listener.api import Plugin, PluginError
+from netevents_listener import dispatcher as dispatcher_module
 from netevents_listener.dispatcher import Dispatcher
 from netevents_listener.metrics import Metrics
-from netevents_listener.store import EventQueue
+from netevents_listener.store import EventQueue, QueueError
 
 
 class Clock(object):
@@ -227,3 +231,95 @@ def test_dispatcher_thread_applies_events_and_stops(queue):
     finally:
         assert d.stop(10)
     assert not d.alive
+
+
+def _wait_until(predicate, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return predicate()
+
+
+def test_concurrent_enqueues_share_one_commit_and_each_gets_its_own_id(queue):
+    """Group commit: while one writer holds the queue, the others gather and go in one transaction."""
+    statements = []
+    queue._db.set_trace_callback(statements.append)  # the SQL SQLite really ran on the write connection
+    ids = {}
+
+    def send(n):
+        ids[n] = put(queue, "vm-%d" % n, "VM.ON")
+
+    with queue._lock:  # a writer is busy: the first sender becomes the next leader, the rest wait behind it
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(10)]
+        for t in threads:
+            t.start()
+        assert _wait_until(lambda: len(queue._waiting) == 9)
+    for t in threads:
+        t.join(10)
+    assert sorted(ids) == list(range(10)) and len(set(ids.values())) == 10
+    assert sorted(e.id for e in queue.pending()) == sorted(ids.values())
+    assert dict((e.id, e.vm_uuid) for e in queue.pending()) == dict((i, "vm-%d" % n) for n, i in ids.items())
+    assert statements.count("COMMIT") == 2  # the first sender alone, then the nine that waited together
+
+
+def test_a_group_that_cannot_be_written_fails_every_sender_and_reports_no_duplicate(queue):
+    outcomes = {}
+
+    def send(n):
+        try:
+            outcomes[n] = put(queue, "vm-%d" % n, "VM.ON")
+        except Exception as e:  # pylint: disable=broad-except
+            outcomes[n] = e
+
+    with queue._lock:
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        assert _wait_until(lambda: len(queue._waiting) == 3)
+        queue._db.close()  # the write connection breaks under them (stands for an I/O error)
+    for t in threads:
+        t.join(10)
+    assert len(outcomes) == 4
+    assert all(isinstance(o, (QueueError, sqlite3.Error)) for o in outcomes.values()), outcomes
+
+
+def test_an_event_queued_while_the_dispatcher_looks_is_not_left_for_the_idle_poll(queue, clock, monkeypatch):
+    """notify() between the dispatcher's last look at the queue and its wait must still wake it."""
+    monkeypatch.setattr(dispatcher_module, "_IDLE_POLL_S", 60.0)
+    plugin = ScriptedPlugin()
+    d = make(queue, plugin, clock)
+    real_next_due = queue.next_due
+
+    def next_due_then_event_arrives():
+        due = real_next_due()
+        if not plugin.batches and due is None:
+            put(queue, "A", "VM.ON")
+            d.notify()
+        return due
+    monkeypatch.setattr(queue, "next_due", next_due_then_event_arrives)
+    worker = threading.Thread(target=lambda: (d.run_once(), d.run_once()), daemon=True)
+    worker.start()
+    worker.join(10)  # with the wake-up lost, the first run_once would sleep for the whole idle poll
+    assert not worker.is_alive()
+    assert plugin.batches == [[("A", "VM.ON", 1)]]
+
+
+def test_a_window_wait_is_not_cut_short_by_events_that_cannot_fill_the_batch(queue, clock):
+    plugin = ScriptedPlugin()
+    d = make(queue, plugin, clock, batch_window_ms=60000, batch_max_events=3)
+    put(queue, "A", "VM.ON")
+    queries = []
+    real_ready = queue.ready
+    queue.ready = lambda limit, now=None: queries.append(1) or real_ready(limit, now)
+    worker = threading.Thread(target=d.run_once, daemon=True)
+    worker.start()
+    assert _wait_until(lambda: len(queries) == 1)
+    put(queue, "B", "VM.ON")
+    d.notify()  # two of three: keep waiting, no new query
+    time.sleep(0.05)
+    assert worker.is_alive() and len(queries) == 1
+    put(queue, "C", "VM.ON")
+    d.notify()  # the batch can be full now: look again
+    worker.join(10)
+    assert not worker.is_alive()
+    assert step(d, clock) == 3 and [len(b) for b in plugin.batches] == [3]

@@ -339,7 +339,7 @@ def _queue(c, data):
     # at service start); the queue reports a missing one when it opens.
     out.path = c.path(path) if path else None
     out.batch_max_events = c.integer(w + ".batch_max_events", data.get("batch_max_events", 500), 1, 10000)
-    out.batch_window_ms = c.integer(w + ".batch_window_ms", data.get("batch_window_ms", 200), 0, 60000)
+    out.batch_window_ms = c.integer(w + ".batch_window_ms", data.get("batch_window_ms", 0), 0, 60000)
     out.max_attempts = c.integer(w + ".max_attempts", data.get("max_attempts", 10), 1, 1000)
     out.backoff_initial_s = c.number(w + ".backoff_initial_s", data.get("backoff_initial_s", 1.0), 0.001, 3600)
     out.backoff_max_s = c.number(w + ".backoff_max_s", data.get("backoff_max_s", 300.0), 0.001, 86400)

@@ -5,6 +5,9 @@
 Loop: take the oldest ready event of each VM (at most ``batch_max_events``); if the batch is not full and its
 oldest event arrived less than ``batch_window_ms`` ago, wait for more; count the attempt in the queue; hand
 the batch to the plugin; record each result in one transaction (done / retry at now + backoff / dead letter).
+With the default window of 0 a batch goes as soon as the dispatcher is free: one event alone when the
+listener was idle (lowest latency), and everything that arrived while the plugin applied the previous batch
+when events come faster than the plugin applies them (batches grow with the load, one batch in flight).
 A VM's next event stays queued until its current one succeeds or is dead-lettered. Between batches, about
 once a second, the plugin's ``tick()`` runs in this same thread (periodic work such as a full reconcile), so it
 never overlaps a batch.
@@ -43,6 +46,7 @@ class Dispatcher(object):
         self.metrics = metrics
         self.clock = clock
         self._cond = threading.Condition()
+        self._arrivals = 0             # events queued since start (notify); lets a window wait skip wake-ups
         self._stopping = False
         self._thread = None
         self.batch_started = None      # monotonic time the running batch started, or None
@@ -60,6 +64,7 @@ class Dispatcher(object):
     def notify(self):
         """A new event was queued: wake up."""
         with self._cond:
+            self._arrivals += 1
             self._cond.notify()
 
     def stop(self, timeout=None):
@@ -85,6 +90,12 @@ class Dispatcher(object):
         with self._cond:
             if not self._stopping:
                 self._cond.wait(max(0.0, seconds))
+
+    def _wait_for_arrivals(self, seconds, arrivals):
+        """Wait until notify() has counted *arrivals* events in all, or for *seconds*. While a batch gathers
+        company, an event that cannot fill it is no reason to query the queue again."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._stopping or self._arrivals >= arrivals, max(0.0, seconds))
 
     def _run(self):
         try:
@@ -130,14 +141,17 @@ class Dispatcher(object):
         """One step: dispatch a batch if one is ready, else wait for events. Returns the batch size handled."""
         s = self.settings
         now = self.clock()
+        with self._cond:
+            arrived = self._arrivals  # before the query: an event queued after it is counted below
         batch = self.queue.ready(s.batch_max_events, now)
         if not batch:
             due = self.queue.next_due()
-            self._wait(_IDLE_POLL_S if due is None else min(_IDLE_POLL_S, due - now))
+            # Counting arrivals also catches an event queued between the query and this wait.
+            self._wait_for_arrivals(_IDLE_POLL_S if due is None else min(_IDLE_POLL_S, due - now), arrived + 1)
             return 0
         window_ends = min(e.received_at for e in batch) + s.batch_window_ms / 1000.0
         if len(batch) < s.batch_max_events and now < window_ends:
-            self._wait(window_ends - now)
+            self._wait_for_arrivals(window_ends - now, arrived + s.batch_max_events - len(batch))
             return 0
         if self._stopping:
             return 0

@@ -3,11 +3,20 @@
 """The durable event queue: SQLite in WAL mode with synchronous=FULL.
 
 An event is committed here before the webhook gets its 200, so an acknowledged event survives a crash
-(kill -9), a restart, and any plugin or firewall failure. Applied events are deleted; failed ones wait
+(kill -9), a restart, and any plugin or firewall failure. The dispatcher's bookkeeping (attempt counts, applied
+events deleted, dead-letter moves) commits with synchronous=NORMAL: still safe from a process crash, and all a
+power loss can undo is that bookkeeping, so an event is applied again (at least once) instead of lost. That
+spares two fsyncs per batch, during which webhook requests would wait for the write lock. Applied events are deleted; failed ones wait
 for their retry time; events that failed ``max_attempts`` times move to ``dead_letters``.
 
 Ordering: the dispatcher only ever takes the *oldest* pending event of each VM (``ready``), so a VM's later
 event never runs before an earlier one that is still failing.
+
+Group commit: request threads that want to enqueue while another one is committing wait for it, then the
+next of them writes all their events in one transaction (one fsync) and wakes the others; each gets its own
+answer only once its event is on disk. Under concurrent senders this shares the cost of a commit; a lone
+sender pays it alone, as before. Reads (the dispatcher's queries, health, metrics) use a second connection:
+WAL lets them run beside a writer instead of queueing behind its fsync.
 
 Duplicates: Prism may deliver an event again. An event whose body is byte-identical to the last event
 accepted for the same VM within ``dedupe_window_s`` is acknowledged but not queued again. Only a repeat of
@@ -73,14 +82,31 @@ def body_hash(body):
     return hashlib.sha256(body).hexdigest()
 
 
+class _Write(object):
+    """One event waiting for a group commit, and what became of it."""
+    __slots__ = ("vm_uuid", "event_type", "body", "done", "event_id", "error")
+
+    def __init__(self, vm_uuid, event_type, body):
+        self.vm_uuid, self.event_type, self.body = vm_uuid, event_type, body
+        self.done = False
+        self.event_id = None
+        # Until its transaction commits, an event counts as not written (never as a duplicate).
+        self.error = QueueError("the event was not written")
+
+
 class EventQueue(object):
-    """Thread-safe access to the queue file (one connection, one lock: writes are serialised anyway)."""
+    """Thread-safe access to the queue file: one connection and lock for writes (serialised anyway), one for
+    reads."""
 
     def __init__(self, path, dedupe_window_s=300, clock=time.time):
         self.path = path
         self.dedupe_window_s = dedupe_window_s
         self.clock = clock
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._group = threading.Condition()
+        self._waiting = []     # _Write objects of the next group commit
+        self._writing = False  # a group commit is running
         if not os.path.isdir(os.path.dirname(path) or "."):
             raise QueueError("cannot open the queue %s: directory %s does not exist" % (path, os.path.dirname(path)))
         try:
@@ -91,65 +117,111 @@ class EventQueue(object):
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is on disk before we acknowledge, even across a power loss.
             self._db.execute("PRAGMA synchronous=FULL")
+            self._durable = True
             self._db.execute("PRAGMA busy_timeout=30000")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise QueueError("%s was written by a newer listener (schema %d)" % (path, version))
             self._db.executescript(_SCHEMA)
             self._db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
+            self._reader = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._reader.execute("PRAGMA busy_timeout=30000")
         except sqlite3.Error as e:
             raise QueueError("cannot open the queue %s: %s" % (path, e))
 
     def close(self):
-        with self._lock:
+        with self._lock, self._read_lock:
+            self._reader.close()
             self._db.close()
 
-    def _tx(self):
-        return _Transaction(self._db, self._lock)
+    def _read(self, sql, args=()):
+        with self._read_lock:
+            return self._reader.execute(sql, args).fetchall()
+
+    def _tx(self, durable=True):
+        """A write transaction; *durable*: fsync'd at commit (synchronous=FULL) rather than at checkpoints."""
+        return _Transaction(self, durable)
+
+    def _set_durable(self, durable):
+        # Called under self._lock, outside a transaction (where SQLite accepts the pragma).
+        if durable != self._durable:
+            self._db.execute("PRAGMA synchronous=%s" % ("FULL" if durable else "NORMAL"))
+            self._durable = durable
 
     # -- receiving --
     def enqueue(self, vm_uuid, event_type, body):
-        """Persist one event; return its id, or None when it repeats the VM's last event (a duplicate)."""
+        """Persist one event; return its id once it is on disk, or None when it repeats the VM's last event (a
+        duplicate). Raises QueueError or sqlite3.Error when it cannot be written."""
+        mine = _Write(vm_uuid, event_type, body)
+        with self._group:
+            self._waiting.append(mine)
+            while self._writing and not mine.done:
+                self._group.wait()
+            leader = not mine.done
+            if leader:
+                self._writing = True
+                group, self._waiting = self._waiting, []
+        if leader:
+            try:
+                self._write_group(group)
+            finally:
+                with self._group:
+                    self._writing = False
+                    for write in group:
+                        write.done = True
+                    self._group.notify_all()
+        if mine.error is not None:
+            raise mine.error
+        return mine.event_id
+
+    def _write_group(self, group):
         now = self.clock()
-        digest = body_hash(body)
-        with self._tx() as db:
-            if self.dedupe_window_s:
-                row = db.execute("SELECT body_sha256, received_at FROM last_seen WHERE vm_uuid = ?",
-                                 (vm_uuid,)).fetchone()
-                if row and row[0] == digest and now - row[1] <= self.dedupe_window_s:
-                    return None
-                db.execute("INSERT INTO last_seen (vm_uuid, body_sha256, received_at) VALUES (?, ?, ?) "
-                           "ON CONFLICT (vm_uuid) DO UPDATE SET body_sha256 = excluded.body_sha256, "
-                           "received_at = excluded.received_at", (vm_uuid, digest, now))
-            cur = db.execute(
-                "INSERT INTO events (vm_uuid, event_type, body, body_sha256, received_at, next_attempt_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (vm_uuid, event_type, sqlite3.Binary(body), digest, now, now))
-            return cur.lastrowid
+        try:
+            with self._tx() as db:
+                for write in group:
+                    write.event_id = self._insert(db, write, now)
+        except (QueueError, sqlite3.Error) as e:
+            for write in group:
+                write.error = e if write is group[0] else QueueError(str(e))
+            return
+        for write in group:
+            write.error = None
+
+    def _insert(self, db, write, now):
+        digest = body_hash(write.body)
+        if self.dedupe_window_s:
+            row = db.execute("SELECT body_sha256, received_at FROM last_seen WHERE vm_uuid = ?",
+                             (write.vm_uuid,)).fetchone()
+            if row and row[0] == digest and now - row[1] <= self.dedupe_window_s:
+                return None
+            db.execute("INSERT INTO last_seen (vm_uuid, body_sha256, received_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT (vm_uuid) DO UPDATE SET body_sha256 = excluded.body_sha256, "
+                       "received_at = excluded.received_at", (write.vm_uuid, digest, now))
+        cur = db.execute(
+            "INSERT INTO events (vm_uuid, event_type, body, body_sha256, received_at, next_attempt_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (write.vm_uuid, write.event_type, sqlite3.Binary(write.body), digest,
+                                          now, now))
+        return cur.lastrowid
 
     # -- dispatching --
     def ready(self, limit, now=None):
         """The oldest pending event of each VM whose retry time has come, oldest first."""
         now = self.clock() if now is None else now
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT %s FROM events WHERE id IN (SELECT MIN(id) FROM events GROUP BY vm_uuid) "
-                "AND next_attempt_at <= ? ORDER BY id LIMIT ?" % _COLUMNS, (now, limit)).fetchall()
+        rows = self._read("SELECT %s FROM events WHERE id IN (SELECT MIN(id) FROM events GROUP BY vm_uuid) "
+                          "AND next_attempt_at <= ? ORDER BY id LIMIT ?" % _COLUMNS, (now, limit))
         return [StoredEvent(r) for r in rows]
 
     def next_due(self):
         """When the next head-of-line event becomes ready (epoch seconds), or None when the queue is empty."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT MIN(next_attempt_at) FROM events WHERE id IN (SELECT MIN(id) FROM events GROUP BY vm_uuid)"
-            ).fetchone()
-        return row[0]
+        return self._read("SELECT MIN(next_attempt_at) FROM events WHERE id IN "
+                          "(SELECT MIN(id) FROM events GROUP BY vm_uuid)")[0][0]
 
     def claim(self, retry_at):
         """Count an attempt *before* running it, so an event that crashes the service still dead-letters.
 
         retry_at -- (id, epoch) pairs: when to try again should this attempt never report back.
         """
-        with self._tx() as db:
+        with self._tx(durable=False) as db:
             db.executemany("UPDATE events SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
                            [(at, i) for i, at in retry_at])
 
@@ -161,7 +233,7 @@ class EventQueue(object):
         dead  -- (id, error) to move to the dead letters
         """
         now = self.clock()
-        with self._tx() as db:
+        with self._tx(durable=False) as db:
             db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in done])
             db.executemany("UPDATE events SET last_error = ?, next_attempt_at = ? WHERE id = ?",
                            [(err, at, i) for i, err, at in retry])
@@ -171,28 +243,23 @@ class EventQueue(object):
                            "body_sha256, received_at, attempts, ?, ? FROM events WHERE id = ?", (err, now, i))
                 db.execute("DELETE FROM events WHERE id = ?", (i,))
 
+    # -- inspection and operations --
     def prune_last_seen(self):
         if self.dedupe_window_s:
-            with self._tx() as db:
+            with self._tx(durable=False) as db:
                 db.execute("DELETE FROM last_seen WHERE received_at < ?", (self.clock() - self.dedupe_window_s,))
 
-    # -- inspection and operations --
     def depth(self):
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+        return self._read("SELECT COUNT(*) FROM events")[0][0]
 
     def dead_count(self):
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
+        return self._read("SELECT COUNT(*) FROM dead_letters")[0][0]
 
     def pending(self):
-        with self._lock:
-            rows = self._db.execute("SELECT %s FROM events ORDER BY id" % _COLUMNS).fetchall()
-        return [StoredEvent(r) for r in rows]
+        return [StoredEvent(r) for r in self._read("SELECT %s FROM events ORDER BY id" % _COLUMNS)]
 
     def dead_letters(self):
-        with self._lock:
-            rows = self._db.execute("SELECT %s, dead_at FROM dead_letters ORDER BY id" % _COLUMNS).fetchall()
+        rows = self._read("SELECT %s, dead_at FROM dead_letters ORDER BY id" % _COLUMNS)
         return [StoredEvent(r[:-1], dead_at=r[-1]) for r in rows]
 
     def requeue(self, ids=None):
@@ -224,15 +291,18 @@ class EventQueue(object):
 
 
 class _Transaction(object):
-    """``with`` block = one IMMEDIATE transaction under the queue's lock; rolled back on error."""
+    """``with`` block = one IMMEDIATE transaction under the queue's write lock; rolled back on error."""
 
-    def __init__(self, db, lock):
-        self.db = db
-        self.lock = lock
+    def __init__(self, queue, durable):
+        self.queue = queue
+        self.db = queue._db  # pylint: disable=protected-access
+        self.lock = queue._lock  # pylint: disable=protected-access
+        self.durable = durable
 
     def __enter__(self):
         self.lock.acquire()
         try:
+            self.queue._set_durable(self.durable)  # pylint: disable=protected-access
             self.db.execute("BEGIN IMMEDIATE")
         except BaseException:
             self.lock.release()

@@ -249,9 +249,11 @@ def test_concurrent_enqueues_share_one_commit_and_each_gets_its_own_id(queue):
     def send(n):
         ids[n] = put(queue, "vm-%d" % n, "VM.ON")
 
-    with queue._lock:  # a writer is busy: the first sender becomes the next leader, the rest wait behind it
-        threads = [threading.Thread(target=send, args=(n,)) for n in range(10)]
-        for t in threads:
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(10)]
+    with queue._lock:  # a writer is busy: the first sender leads a group of one and waits for it ...
+        threads[0].start()
+        assert _wait_until(lambda: queue._writing and not queue._waiting)
+        for t in threads[1:]:  # ... and the others queue up behind it
             t.start()
         assert _wait_until(lambda: len(queue._waiting) == 9)
     for t in threads:
@@ -271,9 +273,11 @@ def test_a_group_that_cannot_be_written_fails_every_sender_and_reports_no_duplic
         except Exception as e:  # pylint: disable=broad-except
             outcomes[n] = e
 
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
     with queue._lock:
-        threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
-        for t in threads:
+        threads[0].start()
+        assert _wait_until(lambda: queue._writing and not queue._waiting)
+        for t in threads[1:]:
             t.start()
         assert _wait_until(lambda: len(queue._waiting) == 3)
         queue._db.close()  # the write connection breaks under them (stands for an I/O error)

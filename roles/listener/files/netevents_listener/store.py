@@ -84,14 +84,23 @@ def body_hash(body):
 
 class _Write(object):
     """One event waiting for a group commit, and what became of it."""
-    __slots__ = ("vm_uuid", "event_type", "body", "done", "event_id", "error")
+    __slots__ = ("vm_uuid", "event_type", "body", "done", "event_id", "error", "wake")
 
     def __init__(self, vm_uuid, event_type, body):
         self.vm_uuid, self.event_type, self.body = vm_uuid, event_type, body
         self.done = False
+        # Held until the thread is woken, once: its event written, or its turn to lead the next group.
+        # (One lock per writer wakes exactly that thread; a shared condition would wake them all.)
+        self.wake = threading.Lock()
+        self.wake.acquire()
         self.event_id = None
         # Until its transaction commits, an event counts as not written (never as a duplicate).
         self.error = QueueError("the event was not written")
+
+    def outcome(self):
+        if self.error is not None:
+            raise self.error
+        return self.event_id
 
 
 class EventQueue(object):
@@ -104,9 +113,9 @@ class EventQueue(object):
         self.clock = clock
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
-        self._group = threading.Condition()
+        self._group = threading.Lock()
         self._waiting = []     # _Write objects of the next group commit
-        self._writing = False  # a group commit is running
+        self._writing = False  # a group leader is at work
         if not os.path.isdir(os.path.dirname(path) or "."):
             raise QueueError("cannot open the queue %s: directory %s does not exist" % (path, os.path.dirname(path)))
         try:
@@ -155,24 +164,30 @@ class EventQueue(object):
         mine = _Write(vm_uuid, event_type, body)
         with self._group:
             self._waiting.append(mine)
-            while self._writing and not mine.done:
-                self._group.wait()
-            leader = not mine.done
-            if leader:
-                self._writing = True
-                group, self._waiting = self._waiting, []
-        if leader:
-            try:
-                self._write_group(group)
-            finally:
-                with self._group:
-                    self._writing = False
-                    for write in group:
-                        write.done = True
-                    self._group.notify_all()
-        if mine.error is not None:
-            raise mine.error
-        return mine.event_id
+            leader = not self._writing
+            self._writing = True
+        if not leader:
+            mine.wake.acquire()
+            if mine.done:
+                return mine.outcome()
+        # The leader: write everything waiting (its own event included) in one transaction, then wake them
+        # and hand the lead to the first that arrived meanwhile.
+        with self._group:
+            group, self._waiting = self._waiting, []
+        try:
+            self._write_group(group)
+        finally:
+            for write in group:
+                write.done = True
+            with self._group:
+                successor = self._waiting[0] if self._waiting else None
+                self._writing = successor is not None
+            for write in group:
+                if write is not mine:
+                    write.wake.release()
+            if successor is not None:
+                successor.wake.release()
+        return mine.outcome()
 
     def _write_group(self, group):
         now = self.clock()

@@ -67,6 +67,13 @@ def children(pid):
         return []
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of one process (s), from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
+
+
 def tree_rss_kib(pid):
     """RSS of a process and its children (the gunicorn master and its worker), KiB."""
     return rss_kib(pid) + sum(tree_rss_kib(c) for c in children(pid))
@@ -75,9 +82,10 @@ def tree_rss_kib(pid):
 class Server(object):
     """A listener-like server process (argv), in its own process group, ready when /healthz answers 200."""
 
-    def __init__(self, argv, config_path):
+    def __init__(self, argv, config_path, env=None):
         self.argv = argv
         self.config_path = config_path
+        self.env = env
         with open(config_path) as f:
             lc = yaml.safe_load(f)["listener"]
         self.base = "http://127.0.0.1:%d" % lc["port"]
@@ -94,7 +102,7 @@ class Server(object):
         log = open(self.log_path, "ab")  # pylint: disable=consider-using-with
         started = time.monotonic()
         self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,  # pylint: disable=R1732
-                                     env=listener_env(), start_new_session=True, cwd=REPO)
+                                     env=self.env or listener_env(), start_new_session=True, cwd=REPO)
         log.close()
         deadline = started + timeout
         while time.monotonic() < deadline:
@@ -112,6 +120,13 @@ class Server(object):
 
     def rss_kib(self):
         return tree_rss_kib(self.proc.pid)
+
+    def worker_pid(self):
+        """The gunicorn worker: the end of the first-child chain (strace or py-spy, when used, sit above)."""
+        pid = self.proc.pid
+        while children(pid):
+            pid = children(pid)[0]
+        return pid
 
     def stop(self, timeout=30):
         if self.proc is not None and self.proc.poll() is None:

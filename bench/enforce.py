@@ -1,7 +1,8 @@
 """2. Event to enforcement and 3. Firewall cost.
 
 The Prism simulator holds N seeded VMs (powered on, one IP each, AppTier: Web) and a webhook to the listener
-(gunicorn, `panos` plugin, the queue's deployed defaults: batch_window_ms 200, batch_max_events 500). The bench
+(gunicorn, `panos` plugin, the queue settings the role deploys by default, read from roles/listener/defaults).
+The bench
 makes Prism send VM.ON for each VM at a fixed rate (``emit_vm_event``); Prism's sender POSTs them in order and
 records when each POST started. A poller reads the PAN-OS simulator's registered-IP table (in process, every
 2 ms) and records when each IP first appears; in address-object mode, the running configuration's address objects
@@ -11,13 +12,20 @@ import os
 import threading
 import time
 
+import yaml
 from lxml import etree
 
-from common import Server, listener_argv, summary_ms
+from common import REPO, Server, listener_argv, summary_ms
 from panos_helpers import panos_config, prism_client, start_firewall, start_prism, subscribe, target
 
-DEPLOYED_QUEUE = {"batch_window_ms": 200, "batch_max_events": 500, "backoff_initial_s": 1.0, "backoff_max_s": 300.0,
-                  "max_attempts": 10}
+
+def deployed_queue():
+    """The queue section deploy_listener.yml writes with the role's defaults (backoff: the listener's own)."""
+    with open(os.path.join(REPO, "roles", "listener", "defaults", "main.yml")) as f:
+        defaults = yaml.safe_load(f)
+    return {"batch_window_ms": defaults["listener_batch_window_ms"],
+            "batch_max_events": defaults["listener_batch_max_events"],
+            "max_attempts": defaults["listener_max_attempts"], "backoff_initial_s": 1.0, "backoff_max_s": 300.0}
 
 
 def _address_ips(firewall, prefix="ntnx-vm-"):
@@ -26,15 +34,19 @@ def _address_ips(firewall, prefix="ntnx-vm-"):
                if e.get("name", "").startswith(prefix) and e.findtext("ip-netmask"))
 
 
-def run_once(workdir, vms, rate, mode="registered-ip", batch_max=500, commit_seconds=0.2, first_ip="10.128.0.1",
-             timeout=600):
+def run_once(workdir, vms, rate, mode="registered-ip", batch_max=None, commit_seconds=0.2, first_ip="10.128.0.1",
+             timeout=600, window_ms=None):
     """Send VM.ON for *vms* seeded VMs at *rate* per second; return latencies and the firewall's counters."""
     os.makedirs(workdir, exist_ok=True)
     prism = start_prism(pending_seconds=0)
     firewall = start_firewall(commit_seconds=commit_seconds)
     server = None
     try:
-        queue = dict(DEPLOYED_QUEUE, batch_max_events=batch_max)
+        queue = deployed_queue()
+        if batch_max is not None:
+            queue["batch_max_events"] = batch_max
+        if window_ms is not None:
+            queue["batch_window_ms"] = window_ms
         config = panos_config(workdir, prism, [target(firewall)], options={"mode": mode}, queue=queue)
         server = Server(listener_argv(config), config).start()
         subscribe(prism_client(prism), server.url, events=["VM.ON"])
@@ -76,7 +88,8 @@ def run_once(workdir, vms, rate, mode="registered-ip", batch_max=500, commit_sec
         latencies = [seen[ip_of[u]] - sent[u] for u in uuids if u in sent and ip_of[u] in seen]
         stats = firewall.stats()
         send_span = (max(sent.values()) - min(sent.values())) if sent else 0.0
-        result = {"vms": vms, "offered_rate": rate, "mode": mode, "batch_max_events": batch_max,
+        result = {"vms": vms, "offered_rate": rate, "mode": mode, "batch_max_events": queue["batch_max_events"],
+                  "batch_window_ms": queue["batch_window_ms"],
                   "commit_seconds": commit_seconds, "enforced": len(seen), "missing": len(wanted) - len(seen),
                   "acked": sum(1 for d in deliveries if d["status_code"] == 200),
                   "emit_s": round(emitted, 3),
@@ -99,25 +112,33 @@ def _ips(first_ip, count):
     return [str(base + i) for i in range(count)]
 
 
-def latency(workdir, rates=(10, 100, 1000), vms=1000, log=print):
+def latency(workdir, rates=(10, 100, 1000), vms=1000, compare_window_ms=200, compare_vms=300, log=print):
+    """At each rate: the deployed defaults over *vms* VMs, then with a batch window of *compare_window_ms* (the
+    default before 0.1.0's dispatcher change) over *compare_vms* VMs, side by side."""
     out = []
     for rate in rates:
-        r = run_once(os.path.join(workdir, "enforce-%d" % rate), vms, rate)
-        log("  enforce %5d ev/s: p50 %s p99 %s max %s ms, delivered %s ev/s, %d/%d enforced" % (
-            rate, r["p50_ms"], r["p99_ms"], r["max_ms"], r["delivered_rate"], r["enforced"], vms))
-        out.append(r)
+        for window, n in ((None, vms), (compare_window_ms, compare_vms)):
+            if window is not None and not compare_vms:
+                continue
+            r = run_once(os.path.join(workdir, "enforce-%d-%s" % (rate, window)), n, rate, window_ms=window)
+            log("  enforce %5d ev/s window %4d ms: p50 %s p99 %s max %s ms, delivered %s ev/s, %d/%d enforced" % (
+                rate, r["batch_window_ms"], r["p50_ms"], r["p99_ms"], r["max_ms"], r["delivered_rate"],
+                r["enforced"], n))
+            out.append(r)
     return out
 
 
-def cost(workdir, events=1000, batch_of_one_events=100, commit_seconds=2.0, log=print):
+def cost(workdir, events=1000, batch_of_one_events=100, commit_seconds=2.0, compare_window_ms=200, log=print):
     """The firewall's work for a burst of *events* VM.ON (sent as fast as Prism's sender goes)."""
-    cases = [("registered-ip", "registered-ip", 500, events),
-             ("address-object, batched", "address-object", 500, events),
-             ("address-object, batch of one (2017)", "address-object", 1, batch_of_one_events)]
+    cases = [("registered-ip", "registered-ip", None, None, events),
+             ("registered-ip, window %d ms" % compare_window_ms, "registered-ip", None, compare_window_ms, events),
+             ("address-object, batched", "address-object", None, None, events),
+             ("address-object, batch of one (2017)", "address-object", 1, None, batch_of_one_events)]
     out = []
-    for label, mode, batch, n in cases:
-        r = run_once(os.path.join(workdir, "cost-%s-%d" % (mode, batch)), n, 100000, mode=mode, batch_max=batch,
-                     commit_seconds=commit_seconds, timeout=max(120, n * (commit_seconds + 2) * 1.5))
+    for label, mode, batch, window, n in cases:
+        r = run_once(os.path.join(workdir, "cost-%s-%s-%s" % (mode, batch, window)), n, 100000, mode=mode,
+                     batch_max=batch, commit_seconds=commit_seconds, window_ms=window,
+                     timeout=max(120, n * (commit_seconds + 2) * 1.5))
         r["label"] = label
         r["per_1000"] = {"api_calls": round(r["api_calls"] * 1000.0 / n, 1),
                          "commits": round(r["commits"] * 1000.0 / n, 1)}

@@ -31,30 +31,36 @@ def _ingest(r):
     i = r["ingest"]
     rows = []
     for a, b, ratio in zip(i["listener"], i["bare"], i["ratios"]):
-        rows.append([a["concurrency"], a["acked"], a["rate"], a["p50_ms"], a["p99_ms"], b["rate"], b["p50_ms"],
-                     b["p99_ms"], _f(ratio["rate_ratio"], 2), a["errors"] + b["errors"]])
+        rows.append([a["concurrency"], a["acked"], a.get("queued", "–"), a["rate"], a["p50_ms"], a["p99_ms"],
+                     a.get("cpu_ms_per_event"), b["rate"], b["p50_ms"], b["p99_ms"], b.get("cpu_ms_per_event"),
+                     _f(ratio["rate_ratio"], 2), a["errors"] + b["errors"]])
+    rounds = i.get("rounds", 1)
     return "\n".join([
         "## 1. Ingest", "",
         "**What:** webhook events acknowledged per second (the `200` comes after the event is committed to the "
         "SQLite queue, WAL + `synchronous=FULL`) and the acknowledgement latency, at 1, 8 and 32 concurrent "
         "senders; beside it the *bare endpoint* (`bench/bare_server.py`, bench only): the same gunicorn settings "
         "(one gthread worker, `threads: 8`, keep-alive) and a Flask app whose route reads the body and answers 200 "
-        "without authenticating, parsing, persisting or logging — the ceiling.", "",
+        "without authenticating, parsing, persisting, logging or consuming anything — the ceiling.", "",
         "**How:** the listener as deployed — `python -m netevents_listener`, basic auth on, JSON logs at INFO, the "
-        "`log` plugin consuming the queue meanwhile (batch window 200 ms). The load comes from a separate process "
+        "`log` plugin consuming the queue meanwhile, queue defaults. The load comes from a separate process "
         "(`bench/loadgen.py`: one thread and one keep-alive connection per sender, Prism-shaped VM.ON bodies of "
-        "~560 bytes, a distinct VM each), at most %d events or %g s per point, over loopback. Both sides run in the "
-        "same `bench/run.py` invocation, one after the other, and share the 2 cores with the load generator." % (
-            i["count"], i["duration_s"]), "",
-        _table(["senders", "acked", "listener ev/s", "p50 ms", "p99 ms", "bare ev/s", "bare p50 ms", "bare p99 ms",
-                "listener/bare", "errors"], rows), "",
+        "~560 bytes, a distinct VM each — also across rounds and points, so none is acknowledged as a duplicate "
+        "without being queued: *queued* counts the answers `{\"status\": \"queued\"}`), over loopback. Both "
+        "servers run at once; at each point the load generator drives them in turn, %d round(s) of %d events "
+        "each (interleaved, so a slow spell of this shared machine hits both sides alike); rates, latencies and "
+        "CPU are the medians of the rounds. *CPU ms/event* is the gunicorn worker's user + system time per "
+        "acknowledged event (from `/proc`): the figure that explains the rates, as the worker is one Python "
+        "process. The load generator shares the 2 cores with it." % (rounds, i["count"]), "",
+        _table(["senders", "acked", "queued", "listener ev/s", "p50 ms", "p99 ms", "CPU ms/event", "bare ev/s",
+                "bare p50 ms", "bare p99 ms", "bare CPU ms/event", "listener/bare", "errors"], rows), "",
         "Reproduce: `%s --only ingest`; one point by hand: `%s` (with the listener running and "
         "`BENCH_WEBHOOK_PASSWORD` set)." % (RUN, i["listener"][-1]["command"]), ""])
 
 
 def _latency(r):
-    rows = [[x["offered_rate"], x["vms"], x["delivered_rate"], x["enforced"], x["p50_ms"], x["p99_ms"], x["max_ms"],
-             x["calls"].get("user-id", 0), x["wall_s"]] for x in r["latency"]]
+    rows = [[x.get("batch_window_ms", 200), x["offered_rate"], x["vms"], x["delivered_rate"], x["enforced"],
+             x["p50_ms"], x["p99_ms"], x["max_ms"], x["calls"].get("user-id", 0), x["wall_s"]] for x in r["latency"]]
     return "\n".join([
         "## 2. Event to enforcement", "",
         "**What:** from the moment the Prism simulator starts POSTing `VM.ON` to the listener until the VM's IP is "
@@ -62,12 +68,14 @@ def _latency(r):
         "**How:** Prism simulator with N seeded VMs (powered on, one IP, `AppTier: Web`) and the listener's "
         "webhook; the bench asks it to send `VM.ON` for each VM at the given rate (`emit_vm_event`), its one "
         "sender thread POSTs them in order (a new HTTP connection each, as Prism does) and records when each POST "
-        "started. The listener runs the `panos` plugin in `registered-ip` mode with the deployed queue defaults "
-        "(`batch_window_ms: 200`, `batch_max_events: 500`); a poller reads the PAN-OS simulator's registered-IP "
-        "table every 2 ms. *delivered ev/s* is the rate Prism's sender achieved: above it, events wait in Prism's "
-        "outbox, which this latency does not count.", "",
-        _table(["offered ev/s", "VMs", "delivered ev/s", "enforced", "p50 ms", "p99 ms", "max ms", "User-ID calls",
-                "wall s"], rows), "",
+        "started. The listener runs the `panos` plugin in `registered-ip` mode with the queue settings the role "
+        "deploys by default (read from `roles/listener/defaults/main.yml`: `batch_window_ms: 0`, "
+        "`batch_max_events: 500`) over 1,000 VMs; beside each rate, the same with `batch_window_ms: 200` (the "
+        "default before the change described under *Findings*) over fewer VMs to keep the run short. A poller reads "
+        "the PAN-OS simulator's registered-IP table every 2 ms. *delivered ev/s* is the rate Prism's sender "
+        "achieved: above it, events wait in Prism's outbox, which this latency does not count.", "",
+        _table(["window ms", "offered ev/s", "VMs", "delivered ev/s", "enforced", "p50 ms", "p99 ms", "max ms",
+                "User-ID calls", "wall s"], rows), "",
         "Reproduce: `%s --only latency`." % RUN, "",
         "![latency against event rate](performance.png)", ""])
 
@@ -95,19 +103,23 @@ def _cost(r):
 
 
 def _reconcile(r):
-    rows = [[x["size"], x["run"], x["wall_s"], x["prism_pages"], x["userid_calls"], x["firewall_calls"],
-             x["registered"], x["rss_before_mib"], x["peak_rss_mib"]] for x in r["reconcile"]]
+    rows = [[x.get("how", "reconcile()"), x["size"], x["run"], x["wall_s"], x["prism_pages"], x["userid_calls"],
+             x["firewall_calls"], x["registered"], x.get("rss_before_mib"), x["peak_rss_mib"]] for x in r["reconcile"]]
     return "\n".join([
         "## 4. Reconcile scale", "",
-        "**What:** one reconcile of every Prism VM against the firewall's registered-IP table — the code "
-        "`netevents.nutanix.vm_tag_sync` and the listener's periodic reconcile run (`module_utils/reconcile.py`) — "
-        "over N VMs, first against an empty firewall, then again with nothing to change.", "",
+        "**What:** one reconcile of every Prism VM against the firewall's registered-IP table over N VMs, first "
+        "against an empty firewall, then again with nothing to change — measured two ways: the reconcile code "
+        "itself (`module_utils/reconcile.py`, which `netevents.nutanix.vm_tag_sync` and the listener's periodic "
+        "reconcile run), and `netevents.nutanix.vm_tag_sync` in a real `ansible-playbook` run, as a user runs it.",
+        "",
         "**How:** VMs seeded in the Prism simulator (`seed_vms`: built as `POST /vms` builds them, two categories, "
-        "one IP each); `bench/reconcile_worker.py` calls `reconcile()` directly in its own process (not through "
-        "`ansible-playbook`, so the time and memory are the reconcile's own, not Ansible's start-up), with "
-        "`page_size` 500. Peak memory is the worker process's peak RSS (`ru_maxrss`, interpreter and libraries "
-        "included; *RSS before* is after imports). Prism pages and User-ID calls are counted by the simulators.", "",
-        _table(["VMs", "run", "wall s", "Prism pages", "User-ID calls", "firewall calls", "IPs registered",
+        "one IP each). *reconcile()*: `bench/reconcile_worker.py` calls it in its own process, `page_size` 500; "
+        "peak memory is that process's peak RSS (`ru_maxrss`, interpreter and libraries included; *RSS before* is "
+        "after imports). *ansible-playbook*: `bench/playbook_worker.py` runs a one-task play on localhost "
+        "(`page_size: 500`) and times the whole command — Ansible's start-up, the module shipped to and run in its "
+        "own process, the result (with every registered IP) returned as JSON; peak memory is the largest process "
+        "below it. Prism pages and User-ID calls are counted by the simulators.", "",
+        _table(["how", "VMs", "run", "wall s", "Prism pages", "User-ID calls", "firewall calls", "IPs registered",
                 "RSS before MiB", "peak RSS MiB"], rows), "",
         "Reproduce: `%s --only reconcile`." % RUN, ""])
 
@@ -124,19 +136,9 @@ def _footprint(r):
         "Reproduce: `%s --only ingest`." % RUN, ""])
 
 
-FINDINGS = """## Findings
-
-* **Ingest** is bounded by the per-event fsync'd commit, the request logging and Flask/JSON work in one Python
-  worker; it reaches about half of the bare endpoint on the same server (see the ratio column; not profiled yet), and the
-  load generator shares the two cores with it (the bare endpoint's figures are a ceiling on *this* machine, not
-  a server limit). One sender is latency-bound: each event waits for its own commit.
-* **Event to enforcement** at 10 and 100 events/s is dominated by the batch window (`batch_window_ms`, 200 ms by
-  default): a lone event waits for its window before the User-ID call. Lower it (e.g. 20–50 ms) where latency
-  matters more than the number of User-ID calls; at high rates batches fill and the window stops mattering.
-* **Firewall cost**: registered-ip mode needs no commit and a handful of User-ID calls per 1,000 events;
-  address-object mode with batching needs a few commits; a commit per event makes enforcement time grow with
-  commit duration times the number of events.
-"""
+# Hand-written and dated: what the figures mean, and the profiling behind the changes they led to (figures there
+# come from the commands it names, not from this run).
+FINDINGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "findings.md")
 
 
 def write(results, output):
@@ -148,7 +150,8 @@ def write(results, output):
                         ("ingest", _footprint)):
         if key in results:
             parts.append(render(results))
-    parts.append(FINDINGS)
+    with open(FINDINGS) as f:
+        parts.append(f.read())
     with open(os.path.join(output, "performance.md"), "w") as f:
         f.write("\n".join(parts))
     plot(results, os.path.join(output, "performance.png"))
@@ -161,14 +164,20 @@ def plot(results, path):
     fig, (left, right) = pyplot.subplots(1, 2, figsize=(11, 4.2))
     lat = results.get("latency") or []
     if lat:
-        rates = [x["offered_rate"] for x in lat]
-        for key, label, style in (("p50_ms", "p50", "o-"), ("p99_ms", "p99", "s-"), ("max_ms", "max", "^--")):
-            left.plot(rates, [x[key] for x in lat], style, label=label)
+        windows = sorted(set(x.get("batch_window_ms", 200) for x in lat))
+        colours = dict(zip(windows, ("tab:blue", "tab:orange", "tab:green")))
+        for window in windows:
+            points = [x for x in lat if x.get("batch_window_ms", 200) == window]
+            rates = [x["offered_rate"] for x in points]
+            for key, label, style in (("p50_ms", "p50", "o-"), ("p99_ms", "p99", "s--"), ("max_ms", "max", "^:")):
+                left.plot(rates, [x[key] for x in points], style, color=colours.get(window),
+                          label="window %d ms %s" % (window, label))
         left.set_xscale("log")
+        left.set_yscale("log")
         left.set_xlabel("offered event rate (VM.ON / s)")
         left.set_ylabel("Prism POST -> IP registered (ms)")
-        left.set_title("Event to enforcement (%d VMs per burst)" % lat[0]["vms"])
-        left.legend()
+        left.set_title("Event to enforcement, by batch window")
+        left.legend(fontsize=7)
         left.grid(True, which="both", alpha=0.3)
     ing = results.get("ingest")
     if ing:

@@ -22,12 +22,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  pylint: disable=wrong-import-position
 import report  # noqa: E402  pylint: disable=wrong-import-position
 
-FULL = {"ingest": {"concurrencies": (1, 8, 32), "count": 3000, "duration": 15.0},
-        "latency": {"rates": (10, 100, 1000), "vms": 1000},
+FULL = {"ingest": {"concurrencies": (1, 8, 32), "count": 1500, "duration": 15.0, "rounds": 3},
+        "latency": {"rates": (10, 100, 1000), "vms": 1000, "compare_window_ms": 200, "compare_vms": 300},
         "cost": {"events": 1000, "batch_of_one_events": 50, "commit_seconds": 2.0},
         "reconcile": {"sizes": (1000, 10000)}}
-QUICK = {"ingest": {"concurrencies": (1, 8, 32), "count": 100, "duration": 5.0},
-         "latency": {"rates": (10, 100, 1000), "vms": 20},
+QUICK = {"ingest": {"concurrencies": (1, 8, 32), "count": 100, "duration": 5.0, "rounds": 1},
+         "latency": {"rates": (10, 100, 1000), "vms": 20, "compare_window_ms": 200, "compare_vms": 10},
          "cost": {"events": 20, "batch_of_one_events": 3, "commit_seconds": 0.2},
          "reconcile": {"sizes": (200, 500)}}
 ALL = ("ingest", "latency", "cost", "reconcile")

@@ -30,16 +30,26 @@ def test_quick_bench_writes_the_report_and_the_plot(tmp_path):
         points = results["ingest"][side]
         assert [p["concurrency"] for p in points] == [1, 8, 32]
         assert all(p["acked"] > 0 and p["rate"] > 0 and p["p99_ms"] >= p["p50_ms"] > 0 for p in points)
-    assert [x["offered_rate"] for x in results["latency"]] == [10, 100, 1000]
+    # Every acknowledged event was queued: no point re-sent an earlier point's VMs (those are duplicates).
+    assert all(p["queued"] == p["acked"] for p in results["ingest"]["listener"])
+    # At each rate: the deployed default window (0), then the 200 ms window beside it.
+    assert [(x["offered_rate"], x["batch_window_ms"]) for x in results["latency"]] == [
+        (10, 0), (10, 200), (100, 0), (100, 200), (1000, 0), (1000, 200)]
     assert all(x["enforced"] == x["vms"] and x["max_ms"] > 0 for x in results["latency"])
-    cost = dict((x["mode"] + "/%d" % x["batch_max_events"], x) for x in results["cost"])
-    assert cost["registered-ip/500"]["commits"] == 0 and cost["registered-ip/500"]["calls"]["user-id"] >= 1
-    assert cost["address-object/500"]["commits"] >= 1
-    assert cost["address-object/1"]["commits"] == cost["address-object/1"]["vms"]  # a commit per event
+    cost = dict(("%s/%d/%d" % (x["mode"], x["batch_max_events"], x["batch_window_ms"]), x) for x in results["cost"])
+    for key in ("registered-ip/500/0", "registered-ip/500/200"):
+        assert cost[key]["commits"] == 0 and cost[key]["calls"]["user-id"] >= 1
+    assert cost["address-object/500/0"]["commits"] >= 1
+    assert cost["address-object/1/0"]["commits"] == cost["address-object/1/0"]["vms"]  # a commit per event
     first, again = results["reconcile"][0], results["reconcile"][1]
     assert first["registered"] == first["size"] == first["registered_ips_after"] and first["userid_calls"] == 1
     assert again["run"] == "no-change" and again["registered"] == 0 and again["userid_calls"] == 0
     assert first["prism_pages"] >= 1 and first["peak_rss_mib"] > 0
+    # The same two runs through a real ansible-playbook.
+    play = [x for x in results["reconcile"] if x["how"] == "ansible-playbook" and x["size"] == first["size"]]
+    assert [x["run"] for x in play] == ["first", "no-change"]
+    assert play[0]["registered"] == play[0]["registered_ips_after"] == first["size"] and play[0]["userid_calls"] == 1
+    assert play[1]["registered"] == 0 and play[1]["userid_calls"] == 0 and play[1]["wall_s"] > 0
     assert results["ingest"]["footprint"]["idle_rss_mib"] > 0
 
     doc = (tmp_path / "performance.md").read_text()

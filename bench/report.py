@@ -32,7 +32,8 @@ def _ingest(r):
     rows = []
     for a, b, ratio in zip(i["listener"], i["bare"], i["ratios"]):
         rows.append([a["concurrency"], a["acked"], a.get("queued", "–"), a["rate"], a["p50_ms"], a["p99_ms"],
-                     a.get("cpu_ms_per_event"), b["rate"], b["p50_ms"], b["p99_ms"], b.get("cpu_ms_per_event"),
+                     _f(a.get("cpu_ms_per_event"), 3), b["rate"], b["p50_ms"], b["p99_ms"],
+                     _f(b.get("cpu_ms_per_event"), 3),
                      _f(ratio["rate_ratio"], 2), a["errors"] + b["errors"]])
     rounds = i.get("rounds", 1)
     return "\n".join([
@@ -47,7 +48,7 @@ def _ingest(r):
         "(`bench/loadgen.py`: one thread and one keep-alive connection per sender, Prism-shaped VM.ON bodies of "
         "~560 bytes, a distinct VM each — also across rounds and points, so none is acknowledged as a duplicate "
         "without being queued: *queued* counts the answers `{\"status\": \"queued\"}`), over loopback. Both "
-        "servers run at once; at each point the load generator drives them in turn, %d round(s) of %d events "
+        "servers run at once; at each point the load generator drives them in turn, %d rounds of %d events "
         "each (interleaved, so a slow spell of this shared machine hits both sides alike); rates, latencies and "
         "CPU are the medians of the rounds. *CPU ms/event* is the gunicorn worker's user + system time per "
         "acknowledged event (from `/proc`): the figure that explains the rates, as the worker is one Python "

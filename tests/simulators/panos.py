@@ -1,5 +1,6 @@
 """A stateful PAN-OS XML API simulator: a PA-VM firewall (10.2) with a real configuration tree, commits as jobs,
-User-ID registered-IP tags and dynamic address groups.
+User-ID registered-IP tags and dynamic address groups — or, with ``model="Panorama"``, a Panorama with device
+groups (objects, pre- and post-rulebases, commits to Panorama).
 
 It answers like the XML API of a firewall so that pan-os-python, pan.xapi and the collection are tested against
 the behaviour they meet in the field: key generation (403 on bad credentials), candidate (``get``) and running
@@ -66,8 +67,10 @@ OBJECT_CHILDREN = {
              "icmp-unreachable", "option", "profile-setting", "target", "group-tag", "qos", "source-imei",
              "source-imsi", "source-nw-slice", "audit-comment"},
 }
-# What may sit directly under a vsys entry or /config/shared (catches misspelt xpaths such as ".../adress").
+# What may sit directly under a vsys entry, a device group or /config/shared (catches misspelt xpaths such as
+# ".../adress").
 SCOPE_CHILDREN = {
+    "pre-rulebase", "post-rulebase", "devices", "reference-templates",  # a Panorama device group's
     "address", "address-group", "tag", "service", "service-group", "application", "application-group",
     "application-filter", "application-tag", "schedule", "zone", "rulebase", "profiles", "profile-group",
     "log-settings", "external-list", "import", "setting", "display-name", "region", "dynamic-user-group",
@@ -76,6 +79,7 @@ SCOPE_CHILDREN = {
     "pdf-summary-report", "email-scheduler", "content-preview", "user-id-collector", "ocsp-responder",
     "ssl-decrypt", "admin-role", "global-protect", "captive-portal", "user-id-agent", "group-mapping",
 }
+RULEBASES = ("rulebase", "pre-rulebase", "post-rulebase")  # a vsys has the first; Panorama the other two
 RULEBASE_CHILDREN = {
     "security", "nat", "qos", "pbf", "decryption", "application-override", "authentication", "dos",
     "tunnel-inspect", "sdwan", "network-packet-broker", "default-security-rules",
@@ -184,6 +188,45 @@ INITIAL_CONFIG = """
   </devices>
 </config>
 """
+
+
+# A Panorama (M-series / Panorama VM): shared objects and policy, and device groups with their own objects and
+# pre-/post-rulebases. Zones belong to templates, which this simulator does not model.
+PANORAMA_CONFIG = """
+<config version="10.2.0" urldb="paloaltonetworks" detail-version="10.2.9">
+  <mgt-config>
+    <users>
+      <entry name="{username}">
+        <permissions><role-based><superuser>yes</superuser></role-based></permissions>
+      </entry>
+    </users>
+  </mgt-config>
+  <shared>
+    <tag/>
+    <address/>
+    <address-group/>
+    <service/>
+    <service-group/>
+    <pre-rulebase><security><rules/></security></pre-rulebase>
+    <post-rulebase><security><rules/></security></post-rulebase>
+  </shared>
+  <devices>
+    <entry name="localhost.localdomain">
+      <deviceconfig><system><hostname>{hostname}</hostname><timezone>UTC</timezone></system></deviceconfig>
+      <device-group>{device_groups}</device-group>
+    </entry>
+  </devices>
+</config>
+"""
+DEVICE_GROUP = """
+        <entry name="{name}">
+          <tag/>
+          <address/>
+          <address-group/>
+          <pre-rulebase><security><rules/></security></pre-rulebase>
+          <post-rulebase><security><rules/></security></post-rulebase>
+          <devices/>
+        </entry>"""
 
 
 class ApiError(Exception):
@@ -343,13 +386,18 @@ def _members(element, child):
 
 
 def _is_scope(element):
-    """/config/shared or a vsys entry: where objects live."""
+    """/config/shared, a vsys entry or a Panorama device group: where objects live."""
     if element is None:
         return False
     if element.tag == "shared":
         return True
     parent = element.getparent()
-    return element.tag == "entry" and parent is not None and parent.tag == "vsys"
+    return element.tag == "entry" and parent is not None and parent.tag in ("vsys", "device-group")
+
+
+def _scopes(config):
+    """Every vsys and device group of a configuration (not /config/shared)."""
+    return config.findall("devices/entry/vsys/entry") + config.findall("devices/entry/device-group/entry")
 
 
 def _object_kind(element):
@@ -364,7 +412,7 @@ def _object_kind(element):
         return parent.tag
     if parent.tag == "rules" and grand is not None and grand.tag == "security":
         great = grand.getparent()
-        if great is not None and great.tag == "rulebase":
+        if great is not None and great.tag in RULEBASES:
             return "rule"
     return None
 
@@ -441,7 +489,7 @@ def validate_config(config):
     errors = []
     shared = config.find("shared")
     scopes = [shared] if shared is not None else []
-    scopes += config.findall("devices/entry/vsys/entry")
+    scopes += _scopes(config)
     for scope in scopes:
         fallback = shared if scope is not shared else None
         addresses = _names(scope, "address", fallback) | _names(scope, "address-group", fallback) \
@@ -475,16 +523,18 @@ def validate_config(config):
                     parse_filter(text)
                 except FilterError as e:
                     errors.append("%s -> dynamic -> filter '%s' is invalid (%s)" % (where, text or "", e))
-        if scope is shared:
+        if scope is shared and shared.find("pre-rulebase") is None:  # a firewall's shared has no policy
             continue
-        for entry in scope.findall("rulebase/security/rules/entry"):
-            where = "rulebase -> security -> rules -> %s" % entry.get("name")
+        rules = [(base, entry) for base in RULEBASES for entry in scope.findall(base + "/security/rules/entry")]
+        for base, entry in rules:
+            where = "%s -> security -> rules -> %s" % (base, entry.get("name"))
             for field in RULE_REQUIRED:
                 if not _members(entry, field):
                     errors.append("%s is missing '%s'" % (where, field))
             for field in ("from", "to"):
                 for member in _members(entry, field):
-                    if member != "any" and member not in zones:
+                    # On Panorama, zones come from templates (not modelled): any name is accepted.
+                    if member != "any" and member not in zones and base == "rulebase":
                         errors.append("%s -> %s '%s' is not a valid reference" % (where, field, member))
             for field in ("source", "destination"):
                 for member in _members(entry, field):
@@ -612,7 +662,10 @@ class PanosSimulator(object):
     """A PA-VM firewall's XML API on https://127.0.0.1:PORT/api/ (see the module docstring)."""
 
     def __init__(self, username="admin", password="admin", host="127.0.0.1", port=0, commit_seconds=0.2,
-                 model="PA-VM", sw_version="10.2.9-h1", serial="007951000123456", hostname="PA-VM"):
+                 model="PA-VM", sw_version="10.2.9-h1", serial="007951000123456", hostname="PA-VM",
+                 device_groups=("branch-offices",)):
+        """model "Panorama" makes a Panorama with *device_groups* (shared and device-group objects and policy, no
+        vsys, no registered IPs of its own); any other model is a single-vsys firewall."""
         self.username = username
         self._password = password
         self.commit_seconds = float(commit_seconds)
@@ -620,6 +673,7 @@ class PanosSimulator(object):
         self.sw_version = sw_version
         self.serial = serial
         self.hostname = hostname
+        self.device_groups = tuple(device_groups)
         self._lock = threading.RLock()
         self._clock_offset = 0.0
         self._started = time.time()
@@ -632,6 +686,10 @@ class PanosSimulator(object):
         self.reset_stats()
         self.app = self._make_app()
         self._server = _Listener(self.app, host=host, port=port)
+
+    @property
+    def is_panorama(self):
+        return self.model.startswith(("Panorama", "M-"))
 
     # -------------------------------------------------------------- lifecycle
     @property
@@ -780,7 +838,11 @@ class PanosSimulator(object):
 
     # -------------------------------------------------------------- state
     def _reset_state(self):
-        text = INITIAL_CONFIG.format(username=self.username, hostname=self.hostname)
+        if self.is_panorama:
+            text = PANORAMA_CONFIG.format(username=self.username, hostname=self.hostname, device_groups="".join(
+                DEVICE_GROUP.format(name=name) for name in self.device_groups))
+        else:
+            text = INITIAL_CONFIG.format(username=self.username, hostname=self.hostname)
         self._candidate = etree.fromstring(text.encode("utf-8"), _parser())
         self._running = copy.deepcopy(self._candidate)
         self._jobs = collections.OrderedDict()
@@ -1135,7 +1197,7 @@ class PanosSimulator(object):
             child = _find_child(node, tag, name)
             if child is None:
                 if _is_scope(node) and tag not in SCOPE_CHILDREN or \
-                        node.tag == "rulebase" and tag not in RULEBASE_CHILDREN:
+                        node.tag in RULEBASES and tag not in RULEBASE_CHILDREN:
                     raise ApiError(12, "Could not find schema node for xpath %s" % xpath)
                 child = etree.SubElement(node, tag)
                 if name is not None:
@@ -1177,7 +1239,7 @@ class PanosSimulator(object):
     @staticmethod
     def _assign_rule_uuids(config):
         # PAN-OS 9.0+ gives every policy rule a uuid when it is created.
-        for rule in config.iterfind(".//rulebase/*/rules/entry"):
+        for rule in [r for base in RULEBASES for r in config.iterfind(".//%s/*/rules/entry" % base)]:
             if not rule.get("uuid"):
                 rule.set("uuid", str(uuidlib.uuid4()))
 
@@ -1293,8 +1355,7 @@ class PanosSimulator(object):
         if scope.tag == "shared":
             config = scope.getparent()
             # A vsys object of the same name shadows the shared one inside that vsys.
-            scopes = [scope] + [v for v in config.findall("devices/entry/vsys/entry")
-                                if name not in _names(v, kind)]
+            scopes = [scope] + [v for v in _scopes(config) if name not in _names(v, kind)]
         else:
             scopes = [scope]
         if kind not in REFERENCE_FIELDS:
@@ -1502,6 +1563,8 @@ class PanosSimulator(object):
             ("multi-vsys", "off"), ("ZTP", "Disabled"), ("operational-mode", "normal"),
             ("advanced-routing", "off"), ("device-certificate-status", "None"),
         )
+        if self.is_panorama:
+            values += (("system-mode", "panorama"),)
         result = etree.Element("result")
         system = etree.SubElement(result, "system")
         for tag, text in values:
@@ -1842,10 +1905,15 @@ def main(argv=None):
     parser.add_argument("--password", default="admin")
     parser.add_argument("--commit-seconds", type=float, default=0.2,
                         help="how long a commit job stays ACT before FIN")
+    parser.add_argument("--panorama", action="store_true", help="be a Panorama (device groups) instead")
+    parser.add_argument("--device-group", action="append", dest="device_groups", metavar="NAME",
+                        help="a device group of the Panorama (repeat; default: branch-offices)")
     args = parser.parse_args(argv)
 
     sim = PanosSimulator(username=args.username, password=args.password, host=args.host, port=args.port,
-                         commit_seconds=args.commit_seconds).start()
+                         commit_seconds=args.commit_seconds, model="Panorama" if args.panorama else "PA-VM",
+                         hostname="Panorama" if args.panorama else "PA-VM",
+                         device_groups=args.device_groups or ("branch-offices",)).start()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

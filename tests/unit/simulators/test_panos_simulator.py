@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 
 import pan.xapi
 from panos import errors as panos_errors
+from panos.base import PanDevice
 from panos.firewall import Firewall
 from panos.objects import AddressGroup, AddressObject, Tag
-from panos.policies import Rulebase, SecurityRule
+from panos.panorama import DeviceGroup, Panorama
+from panos.policies import PostRulebase, PreRulebase, Rulebase, SecurityRule
 
 from tests.simulators.panos import FilterError, PanosSimulator, parse_filter
 
@@ -772,3 +774,80 @@ def test_the_requests_pan_os_python_makes(sim):
         "user-id uid-message unregister", "op show object registered-ip", "user-id uid-message register-user",
         "op show object registered-user",
     }, kinds
+
+
+# ---------------------------------------------------------------- Panorama mode
+DG = "/config/devices/entry[@name='localhost.localdomain']/device-group/entry[@name='branch']"
+
+
+@pytest.fixture
+def panorama():
+    simulator = PanosSimulator(username="admin", password="admin", port=0, commit_seconds=0.1, model="Panorama",
+                               hostname="panorama-1", device_groups=("branch", "dc")).start()
+    yield simulator
+    simulator.stop()
+
+
+def test_panorama_is_recognised_by_pan_os_python_and_lists_its_device_groups(panorama):
+    device = PanDevice.create_from_device("127.0.0.1", "admin", "admin", port=panorama.port)
+    assert isinstance(device, Panorama) and device.version.startswith("10.2")
+    assert device.show_system_info()["system"]["model"] == "Panorama"
+    assert sorted(dg.name for dg in DeviceGroup.refreshall(device, add=False, name_only=True)) == ["branch", "dc"]
+    assert config(panorama, "get", "/config/devices/entry/vsys").find("result") is not None
+    assert len(config(panorama, "get", "/config/devices/entry/vsys").find("result")) == 0  # no vsys at all
+
+
+def test_panorama_objects_and_pre_post_rules_in_a_device_group_then_commit(panorama):
+    device = Panorama("127.0.0.1", "admin", "admin", port=panorama.port)
+    group = DeviceGroup("branch")
+    device.add(group)
+    tag = Tag("web", color="color3")
+    address = AddressObject("h1", "10.0.0.1", tag=["web"])
+    dynamic = AddressGroup("web-vms", dynamic_value="'web'")
+    for obj in (tag, address, dynamic):
+        group.add(obj)
+        obj.create()
+    pre, post = PreRulebase(), PostRulebase()
+    group.add(pre)
+    group.add(post)
+    # Zones come from templates on Panorama: names the simulator has never seen are accepted.
+    first = SecurityRule("allow-web", fromzone=["outside"], tozone=["web-zone"], destination=["web-vms"],
+                         application=["web-browsing"], service=["application-default"], action="allow")
+    last = SecurityRule("deny-rest", action="deny")
+    pre.add(first)
+    first.create()
+    post.add(last)
+    last.create()
+
+    fetched = SecurityRule("allow-web")
+    pre.add(fetched)
+    fetched.refresh()
+    assert fetched.destination == ["web-vms"] and fetched.fromzone == ["outside"] and fetched.uuid
+    assert config(panorama, "get", DG + "/post-rulebase/security/rules/entry[@name='deny-rest']/action") \
+        .findtext("result/action") == "deny"
+    other = config(panorama, "get", DG.replace("branch", "dc") + "/tag/entry[@name='web']")
+    assert other.find("result/entry") is None                      # the other device group is untouched
+
+    # References inside the device group count, as on a firewall's vsys.
+    root = config(panorama, "delete", DG + "/address-group/entry[@name='web-vms']")
+    assert root.get("code") == "10" and "pre-rulebase -> security -> rules -> allow-web -> destination" in \
+        " ".join(lines(root))
+
+    result = device.commit(sync=True)
+    assert result["success"] and result["result"] == "OK"
+    assert config(panorama, "show", DG + "/pre-rulebase/security/rules/entry[@name='allow-web']") \
+        .find("result/entry") is not None
+    assert device.commit(sync=True) is None                         # "There are no changes to commit."
+    assert panorama.stats()["commits"] == 1
+
+
+def test_a_firewall_rule_still_needs_known_zones(sim):
+    fw = firewall(sim)
+    base = Rulebase()
+    fw.add(base)
+    rule = SecurityRule("r", fromzone=["no-such-zone"], tozone=["untrust"], action="allow")
+    base.add(rule)
+    rule.create()
+    done = commit_and_wait(sim)
+    assert done.findtext("result") == "FAIL"
+    assert "from 'no-such-zone' is not a valid reference" in ET.tostring(done, encoding="unicode")

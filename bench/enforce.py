@@ -114,7 +114,7 @@ def _ips(first_ip, count):
 
 def latency(workdir, rates=(10, 100, 1000), vms=1000, compare_window_ms=200, compare_vms=300, log=print):
     """At each rate: the deployed defaults over *vms* VMs, then with a batch window of *compare_window_ms* (the
-    default before 0.1.0's dispatcher change) over *compare_vms* VMs, side by side."""
+    earlier default, see bench/findings.md) over *compare_vms* VMs, side by side."""
     out = []
     for rate in rates:
         for window, n in ((None, vms), (compare_window_ms, compare_vms)):

@@ -47,12 +47,15 @@ def _ms(value):
     return None if value is None else round(value * 1000.0, 2)
 
 
-def rss_kib(pid):
-    """Resident set size of one process (KiB), 0 if it is gone."""
+def rss_kib(pid, field="VmRSS"):
+    """Resident set size of one process (KiB), 0 if it is gone. field="VmHWM": its peak since exec.
+
+    (Not ru_maxrss: Linux carries the parent's RSS at fork into a child's ru_maxrss across exec, so a worker
+    started by a big bench process would report the bench's memory, not its own.)"""
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass

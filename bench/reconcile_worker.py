@@ -1,12 +1,11 @@
 """Run one reconcile (module_utils/reconcile.py, the code vm_tag_sync runs) in this process and print JSON:
-wall time and peak RSS (ru_maxrss, this whole process) and the RSS before it started.
+wall time and peak RSS (VmHWM, this whole process since exec) and the RSS before it started.
 
     python bench/reconcile_worker.py PRISM_HOST PRISM_PORT PRISM_USER PRISM_PASSWORD_ENV FW_HOST FW_PORT FW_USER \
         FW_PASSWORD_ENV
 """
 import json
 import os
-import resource
 import sys
 import time
 
@@ -31,7 +30,7 @@ def main(argv):
                       "registered": len(plan.register), "unregistered": len(plan.unregister),
                       "userid_calls_made": results[0][2],
                       "rss_before_mib": round(before / 1024.0, 1),
-                      "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)}))
+                      "peak_rss_mib": round(common.rss_kib(os.getpid(), "VmHWM") / 1024.0, 1)}))
     return 0
 
 

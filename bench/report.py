@@ -115,11 +115,12 @@ def _reconcile(r):
         "",
         "**How:** VMs seeded in the Prism simulator (`seed_vms`: built as `POST /vms` builds them, two categories, "
         "one IP each). *reconcile()*: `bench/reconcile_worker.py` calls it in its own process, `page_size` 500; "
-        "peak memory is that process's peak RSS (`ru_maxrss`, interpreter and libraries included; *RSS before* is "
-        "after imports). *ansible-playbook*: `bench/playbook_worker.py` runs a one-task play on localhost "
+        "peak memory is that process's peak RSS since it started (`VmHWM`, interpreter and libraries included; "
+        "*RSS before* is after imports). *ansible-playbook*: `bench/playbook_worker.py` runs a one-task play on localhost "
         "(`page_size: 500`) and times the whole command — Ansible's start-up, the module shipped to and run in its "
-        "own process, the result (with every registered IP) returned as JSON; peak memory is the largest process "
-        "below it. Prism pages and User-ID calls are counted by the simulators.", "",
+        "own process, the result (with every registered IP) returned as JSON; peak memory is the largest of the "
+        "processes it ran (`RUSAGE_CHILDREN`: a process forked from `ansible-playbook` also counts the memory it "
+        "inherited, so this is an upper bound). Prism pages and User-ID calls are counted by the simulators.", "",
         _table(["how", "VMs", "run", "wall s", "Prism pages", "User-ID calls", "firewall calls", "IPs registered",
                 "RSS before MiB", "peak RSS MiB"], rows), "",
         "Reproduce: `%s --only reconcile`." % RUN, ""])

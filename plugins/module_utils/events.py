@@ -13,12 +13,20 @@ __metaclass__ = type
 
 import ipaddress
 
-EVENT_TYPES = (
-    "VM.CREATE", "VM.DELETE", "VM.ON", "VM.OFF", "VM.UPDATE", "VM.MIGRATE", "VM.NIC_PLUG", "VM.NIC_UNPLUG",
-)
-# Events after which the VM's IPs should carry its tags, and after which they should not.
-REGISTER_EVENTS = frozenset(("VM.ON", "VM.CREATE", "VM.UPDATE", "VM.NIC_PLUG", "VM.MIGRATE"))
-UNREGISTER_EVENTS = frozenset(("VM.OFF", "VM.DELETE", "VM.NIC_UNPLUG"))
+# The one classification of the event types, for every consumer: the panos plugin reads it from each VmEvent, the
+# EDA source puts it into each event as ``action`` for rulebooks. What the event means for the VM's IPs:
+#   register   -- they should carry the VM's tags while it runs (the payload names the VM's state after it)
+#   unregister -- they carry nothing any more, whatever else the payload says
+#   reconcile  -- an address went away that the payload no longer names: only what was registered before (or a
+#                 full reconcile) tells which
+EVENT_ACTIONS = {
+    "VM.CREATE": "register", "VM.DELETE": "unregister", "VM.ON": "register", "VM.OFF": "unregister",
+    "VM.UPDATE": "register", "VM.MIGRATE": "register", "VM.NIC_PLUG": "register", "VM.NIC_UNPLUG": "reconcile",
+}
+EVENT_TYPES = tuple(EVENT_ACTIONS)
+# Register events after which the VM should soon have an address, even when the payload has none yet (AOS sends
+# an empty nic_list at VM.ON, and learns a DHCP address late): worth asking Prism again.
+EXPECT_IP_EVENTS = frozenset(("VM.ON", "VM.NIC_PLUG"))
 
 _POWER_STATES = {"ON": "ON", "POWERED_ON": "ON", "KPOWEREDON": "ON", "OFF": "OFF", "POWERED_OFF": "OFF",
                  "KPOWEREDOFF": "OFF"}
@@ -63,7 +71,16 @@ class VmEvent(object):
 
     @property
     def known_event(self):
-        return self.event_type in EVENT_TYPES
+        return self.event_type in EVENT_ACTIONS
+
+    @property
+    def action(self):
+        """"register", "unregister" or "reconcile" (see EVENT_ACTIONS); None for a type this parser does not know."""
+        return EVENT_ACTIONS.get(self.event_type)
+
+    @property
+    def expects_ip(self):
+        return self.event_type in EXPECT_IP_EVENTS
 
     @property
     def complete(self):
@@ -73,6 +90,7 @@ class VmEvent(object):
     def to_dict(self):
         return {
             "event_type": self.event_type,
+            "action": self.action,
             "vm_uuid": self.vm_uuid,
             "vm_name": self.vm_name,
             "ips": None if self.ips is None else list(self.ips),

@@ -176,7 +176,7 @@ def test_a_prism_delivery_becomes_one_normalised_event(source):
     event = events[0]
     assert set(event) == {"nutanix", "payload", "meta"}
     assert event["nutanix"] == {
-        "event_type": "VM.ON", "vm_uuid": uuid, "vm_name": vm["status"]["name"], "power_state": "ON",
+        "event_type": "VM.ON", "action": "register", "vm_uuid": uuid, "vm_name": vm["status"]["name"], "power_state": "ON",
         "ips": ["10.1.1.5", "10.1.1.6"], "categories": {"AppTier": "Web", "Env": "Prod"}, "complete": True,
         "tags": ["ntnx.AppTier.Web", "ntnx.Env.Prod"]}
     assert event["payload"]["event_type"] == "VM.ON" and event["payload"]["entity_reference"]["uuid"] == uuid
@@ -184,6 +184,14 @@ def test_a_prism_delivery_becomes_one_normalised_event(source):
     assert event["meta"] == {"endpoint": PATH, "remote_addr": "127.0.0.1"}
     # JSON all the way: ansible-rulebook hands events to the rules engine as JSON.
     assert json.loads(json.dumps(event)) == event
+
+
+@pytest.mark.parametrize("event_type,action", [
+    ("VM.ON", "register"), ("VM.UPDATE", "register"), ("VM.NIC_PLUG", "register"), ("VM.OFF", "unregister"),
+    ("VM.DELETE", "unregister"), ("VM.NIC_UNPLUG", "reconcile")])
+def test_each_event_carries_the_collections_one_classification(source, event_type, action):
+    assert source.post(envelope(event_type=event_type)).status_code == 200
+    assert source.events()[0]["nutanix"]["action"] == action
 
 
 def test_the_payload_is_the_body_as_sent_even_with_extra_fields(source):
@@ -463,7 +471,7 @@ def test_rulebook_variables_as_text_and_empty_optionals_are_understood():
     settings = Settings({"port": "5001", "username": USER, "password": PASSWORD, "certfile": "", "keyfile": "",
                          "allowed_networks": "10.0.0.0/24, 10.0.1.5", "eda_feedback_queue": object()})
     assert settings.port == 5001 and settings.ssl_context is None
-    assert [str(n) for n in settings.networks] == ["10.0.0.0/24", "10.0.1.5/32"]
+    assert [str(n) for n in settings.screen.networks] == ["10.0.0.0/24", "10.0.1.5/32"]
 
 
 def test_a_port_in_use_is_a_clear_error():
@@ -487,11 +495,11 @@ def test_loads_from_a_collection_tree_with_nothing_on_sys_path(tmp_path):
 
     path = os.path.join(COLLECTIONS_ROOT, "ansible_collections", "netevents", "nutanix", SOURCE_REL)
     code = ("import runpy, sys; m = runpy.run_path(sys.argv[1]); "
-            "print(m['parse_event'].__module__, m['main'].__code__.co_flags & 0x80 != 0)")
+            "print(m['receiver'].__name__, m['main'].__code__.co_flags & 0x80 != 0)")
     out = subprocess.run([sys.executable, "-I", "-c", code, path], cwd=str(tmp_path), capture_output=True,
                          text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["ansible_collections.netevents.nutanix.plugins.module_utils.events", "True"]
+    assert out.stdout.split() == ["ansible_collections.netevents.nutanix.plugins.module_utils.webhook_receiver", "True"]
 
 
 def test_documentation_names_every_argument_and_the_example_is_a_rulebook():

@@ -19,7 +19,7 @@ import os
 import tempfile
 
 from ansible_collections.netevents.nutanix.plugins.module_utils.events import vm_state_from_entity
-from netevents_listener import Plugin, PluginError
+from netevents_listener import Checker, Plugin, PluginError
 
 
 class VmInventoryPlugin(Plugin):
@@ -27,17 +27,15 @@ class VmInventoryPlugin(Plugin):
 
     @classmethod
     def check_options(cls, options, config):
-        unknown = sorted(set(options) - {"path", "ask_prism"})
-        if unknown:
-            raise ValueError("unknown option(s) for vm_inventory: %s" % ", ".join(unknown))
-        if not isinstance(options.get("path"), str):
-            raise ValueError("vm_inventory needs 'path', the JSON file to keep the inventory in")
-        ask_prism = options.get("ask_prism", False)
-        if not isinstance(ask_prism, bool):
-            raise ValueError("ask_prism must be true or false")
-        if ask_prism and config.prism is None:
-            raise ValueError("ask_prism needs the 'prism' section of the configuration")
-        return {"path": options["path"], "ask_prism": ask_prism}
+        # The configuration's own checker: every problem at once, each under its option's name.
+        c = Checker.for_config(config)
+        c.unknown_keys("", options, ("path", "ask_prism"))
+        out = {"path": c.string("path", c.required("", options, "path", "the JSON file to keep the inventory in")),
+               "ask_prism": c.boolean("ask_prism", options.get("ask_prism", False))}
+        if out["ask_prism"] and config.prism is None:
+            c.error("ask_prism", "needs the 'prism' section of the configuration")
+        c.done()
+        return out
 
     def start(self, context):
         super().start(context)

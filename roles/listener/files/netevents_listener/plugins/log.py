@@ -11,7 +11,7 @@ options:
 import json
 import os
 
-from ..api import Plugin, PluginError
+from ..api import Checker, Plugin, PluginError
 
 
 class LogPlugin(Plugin):
@@ -19,16 +19,12 @@ class LogPlugin(Plugin):
 
     @classmethod
     def check_options(cls, options, config):
-        unknown = sorted(set(options) - {"path", "fsync"})
-        if unknown:
-            raise ValueError("unknown option(s) for the log plugin: %s (known: path, fsync)" % ", ".join(unknown))
-        path = options.get("path")
-        if not isinstance(path, str) or not path.strip():
-            raise ValueError("the log plugin needs 'path', the file to write events to")
-        fsync = options.get("fsync", True)
-        if not isinstance(fsync, bool):
-            raise ValueError("fsync must be true or false")
-        return {"path": path, "fsync": fsync}
+        c = Checker.for_config(config)
+        c.unknown_keys("", options, ("path", "fsync"))
+        out = {"path": c.string("path", c.required("", options, "path", "the file to write events to")),
+               "fsync": c.boolean("fsync", options.get("fsync", True))}
+        c.done()
+        return out
 
     def start(self, context):
         super().start(context)

@@ -29,13 +29,12 @@ class VmInventoryPlugin(Plugin):
     def check_options(cls, options, config):
         # The configuration's own checker: every problem at once, each under its option's name.
         c = Checker.for_config(config)
-        c.unknown_keys("", options, ("path", "ask_prism"))
-        out = {"path": c.string("path", c.required("", options, "path", "the JSON file to keep the inventory in")),
-               "ask_prism": c.boolean("ask_prism", options.get("ask_prism", False))}
-        if out["ask_prism"] and config.prism is None:
+        options = c.options(options, {"path": {"required": "the JSON file to keep the inventory in"},
+                                      "ask_prism": {"type": "bool", "default": False}})
+        if options["ask_prism"] and config.prism is None:
             c.error("ask_prism", "needs the 'prism' section of the configuration")
         c.done()
-        return out
+        return options
 
     def start(self, context):
         super().start(context)

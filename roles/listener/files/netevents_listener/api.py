@@ -79,9 +79,9 @@ _MISSING = object()
 class Checker(object):
     """Collects every problem of a configuration, each under its key's dotted path, to report them all at once.
 
-    The typed checks return the value, or None after recording an error (so one mistake gives one message);
-    ``done()`` raises ConfigError with every message. A plugin makes one with ``Checker.for_config(config)`` in
-    ``check_options``; its paths are relative to ``plugin.options``.
+    ``options()`` checks a whole mapping against a spec; the typed checks return the value, or None after recording
+    an error (so one mistake gives one message); ``done()`` raises ConfigError with every message. A plugin makes
+    one with ``Checker.for_config(config)`` in ``check_options``; its paths are relative to ``plugin.options``.
     """
 
     def __init__(self, base_dir="."):
@@ -106,6 +106,36 @@ class Checker(object):
                 hint = difflib.get_close_matches(str(key), list(allowed), n=1)
                 self.error("%s.%s" % (where, key) if where else str(key),
                            "unknown key" + (" (did you mean %r?)" % hint[0] if hint else ""))
+
+    def options(self, data, spec, where="", also=()):
+        """*data* (a mapping) checked against *spec*, and every key of *spec* with its value or default (None: unset).
+
+        spec -- {key: rule}, a rule as in an Ansible argument_spec: "type" ("str", the default; "int", "float",
+        "bool", "list" of strings, "dict"), "default", "required" (True, or a hint for the message), "range"
+        (low, high) for numbers, "choices". *also* names further keys the caller checks itself. A key given as
+        null counts as unset.
+        """
+        self.unknown_keys(where, data, tuple(spec) + tuple(also))
+        out = {}
+        for key, rule in spec.items():
+            at = "%s.%s" % (where, key) if where else key
+            if rule.get("required"):
+                required = rule["required"]
+                value = self.required(where, data, key, required if isinstance(required, str) else "")
+            else:
+                value = rule.get("default") if data.get(key) is None else data[key]
+                if value is None:
+                    out[key] = None
+                    continue
+            if "choices" in rule:
+                out[key] = self.choice(at, value, rule["choices"])
+            elif rule.get("type") in ("int", "float"):
+                check = self.integer if rule["type"] == "int" else self.number
+                out[key] = check(at, value, *rule.get("range", (None, None)))
+            else:
+                check = {"str": self.string, "bool": self.boolean, "list": self.strings, "dict": self.mapping}
+                out[key] = check[rule.get("type", "str")](at, value)
+        return out
 
     def required(self, where, data, key, hint=""):
         """data[key]; when it is missing, a marker the typed checks pass over, after recording the error."""
@@ -278,7 +308,7 @@ class Plugin(object):
         Called by ``check-config`` and at start, before anything runs. The default accepts no options.
         """
         checker = Checker.for_config(config)
-        checker.unknown_keys("", options, ())
+        options = checker.options(options, {})
         checker.done()
         return options
 

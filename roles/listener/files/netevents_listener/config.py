@@ -108,111 +108,96 @@ def resolve_secrets(checker, where, value):
 
 
 _SECTIONS = ("listener", "prism", "plugin", "queue", "reconcile")
+_SECRET_KEYS = ("password", "password_file", "password_env")
+_LISTENER = {
+    "host": {"default": "0.0.0.0"}, "port": {"type": "int", "default": 8080, "range": (1, 65535)},
+    "path": {"default": DEFAULT_PATH}, "username": {"required": True}, "allowed_networks": {"type": "list"},
+    "tls_cert": {}, "tls_key": {}, "max_body_bytes": {"type": "int", "default": DEFAULT_MAX_BODY, "range": MAX_BODY_RANGE},
+    "threads": {"type": "int", "default": 8, "range": (1, 64)},
+    "shutdown_timeout_s": {"type": "int", "default": 30, "range": (1, 3600)}, "log_level": {"default": "INFO"},
+}
+_PRISM = {
+    "host": {"required": True}, "port": {"type": "int", "default": 9440, "range": (1, 65535)},
+    "username": {"required": True}, "validate_certs": {"type": "bool", "default": True},
+    "timeout": {"type": "int", "default": 30, "range": (1, 600)},
+}
+_QUEUE = {
+    "path": {"required": "the SQLite file of the queue"},
+    "batch_max_events": {"type": "int", "default": 500, "range": (1, 10000)},
+    "batch_window_ms": {"type": "int", "default": 0, "range": (0, 60000)},
+    "max_attempts": {"type": "int", "default": 10, "range": (1, 1000)},
+    "backoff_initial_s": {"type": "float", "default": 1.0, "range": (0.001, 3600)},
+    "backoff_max_s": {"type": "float", "default": 300.0, "range": (0.001, 86400)},
+    "dedupe_window_s": {"type": "int", "default": 300, "range": (0, 86400)},
+}
+_RECONCILE = {"interval_minutes": {"type": "int", "default": 15, "range": (0, 10080)}}
 
 
 def _listener(c, data):
     w = "listener"
-    allowed = ("host", "port", "path", "username", "password_file", "password_env", "password",
-               "allowed_networks", "tls_cert", "tls_key", "max_body_bytes", "threads", "shutdown_timeout_s",
-               "log_level")
-    c.unknown_keys(w, data, allowed)
-    out = Section()
-    out.host = c.string(w + ".host", data.get("host", "0.0.0.0"))
+    out = Section(**c.options(data, _LISTENER, w, also=_SECRET_KEYS))
     if out.host is not None:
         try:
             ipaddress.ip_address(out.host)
         except ValueError:
             if not re.match(_HOST_RE, out.host):
                 c.error(w + ".host", "must be an IP address or a host name, got %r" % out.host)
-    out.port = c.integer(w + ".port", data.get("port", 8080), 1, 65535)
-    out.path = c.string(w + ".path", data.get("path", DEFAULT_PATH))
     if out.path is not None:
         if path_problem(out.path):
             c.error(w + ".path", path_problem(out.path))
         elif out.path.rstrip("/") in _RESERVED_PATHS:
             c.error(w + ".path", "%s is reserved for the service itself" % out.path)
-    out.username = c.string(w + ".username", c.required(w, data, "username"))
     if out.username and username_problem(out.username):
         c.error(w + ".username", username_problem(out.username))
     out.password = c.secret(w, data, "password", required=True)
-    out.allowed_networks = []
-    for i, net in enumerate(c.strings(w + ".allowed_networks", data.get("allowed_networks", [])) or []):
+    nets, out.allowed_networks = out.allowed_networks or [], []
+    for i, net in enumerate(nets):
         try:
             out.allowed_networks.append(network(net))
         except ValueError as e:
             c.error("%s.allowed_networks[%d]" % (w, i), str(e))
-    cert, key = data.get("tls_cert"), data.get("tls_key")
-    out.tls_cert = out.tls_key = None
-    if (cert is None) != (key is None):
+    if (out.tls_cert is None) != (out.tls_key is None):
         c.error(w, "set both tls_cert and tls_key, or neither")
-    elif cert is not None:
-        out.tls_cert = c.readable_file(w + ".tls_cert", cert)
-        out.tls_key = c.readable_file(w + ".tls_key", key, private=True)
+        out.tls_cert = out.tls_key = None
+    elif out.tls_cert is not None:
+        out.tls_cert = c.readable_file(w + ".tls_cert", out.tls_cert)
+        out.tls_key = c.readable_file(w + ".tls_key", out.tls_key, private=True)
         if out.tls_cert and out.tls_key:
             try:
                 ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(out.tls_cert, out.tls_key)
             except (ssl.SSLError, OSError) as e:
                 c.error(w + ".tls_cert", "the certificate and key cannot be used together (%s)" % e)
-    out.max_body_bytes = c.integer(w + ".max_body_bytes", data.get("max_body_bytes", DEFAULT_MAX_BODY),
-                                   *MAX_BODY_RANGE)
-    out.threads = c.integer(w + ".threads", data.get("threads", 8), 1, 64)
-    out.shutdown_timeout_s = c.integer(w + ".shutdown_timeout_s", data.get("shutdown_timeout_s", 30), 1, 3600)
-    out.log_level = c.string(w + ".log_level", data.get("log_level", "INFO"))
     if out.log_level is not None:
         out.log_level = c.choice(w + ".log_level", out.log_level.upper(), LOG_LEVELS)
     return out
 
 
 def _prism(c, data):
-    w = "prism"
-    c.unknown_keys(w, data, ("host", "port", "username", "password_file", "password_env", "password",
-                             "validate_certs", "timeout"))
-    out = Section()
-    out.host = c.string(w + ".host", c.required(w, data, "host"))
-    out.port = c.integer(w + ".port", data.get("port", 9440), 1, 65535)
-    out.username = c.string(w + ".username", c.required(w, data, "username"))
-    out.password = c.secret(w, data, "password", required=True)
-    out.validate_certs = c.boolean(w + ".validate_certs", data.get("validate_certs", True))
-    out.timeout = c.integer(w + ".timeout", data.get("timeout", 30), 1, 600)
+    out = Section(**c.options(data, _PRISM, "prism", also=_SECRET_KEYS))
+    out.password = c.secret("prism", data, "password", required=True)
     return out
 
 
 def _plugin(c, data):
     w = "plugin"
-    c.unknown_keys(w, data, ("name", "options"))
-    out = Section()
-    out.name = c.string(w + ".name", c.required(w, data, "name", "log, panos, or module:attribute"))
-    options = data.get("options")
-    out.options = resolve_secrets(c, w + ".options", {} if options is None else c.mapping(w + ".options", options))
+    out = Section(**c.options(data, {"name": {"required": "log, panos, or module:attribute"}, "options": {
+        "type": "dict", "default": {}}}, w))
+    out.options = resolve_secrets(c, w + ".options", out.options)
     return out
 
 
 def _queue(c, data):
-    w = "queue"
-    c.unknown_keys(w, data, ("path", "batch_max_events", "batch_window_ms", "max_attempts", "backoff_initial_s",
-                             "backoff_max_s", "dedupe_window_s"))
-    out = Section()
-    path = c.string(w + ".path", c.required(w, data, "path", "the SQLite file of the queue"))
+    out = Section(**c.options(data, _QUEUE, "queue"))
     # The directory may not exist yet when the configuration is checked (systemd's StateDirectory= makes it
     # at service start); the queue reports a missing one when it opens.
-    out.path = c.path(path) if path else None
-    out.batch_max_events = c.integer(w + ".batch_max_events", data.get("batch_max_events", 500), 1, 10000)
-    out.batch_window_ms = c.integer(w + ".batch_window_ms", data.get("batch_window_ms", 0), 0, 60000)
-    out.max_attempts = c.integer(w + ".max_attempts", data.get("max_attempts", 10), 1, 1000)
-    out.backoff_initial_s = c.number(w + ".backoff_initial_s", data.get("backoff_initial_s", 1.0), 0.001, 3600)
-    out.backoff_max_s = c.number(w + ".backoff_max_s", data.get("backoff_max_s", 300.0), 0.001, 86400)
+    out.path = c.path(out.path) if out.path else None
     if out.backoff_initial_s and out.backoff_max_s and out.backoff_max_s < out.backoff_initial_s:
-        c.error(w + ".backoff_max_s", "must not be smaller than backoff_initial_s")
-    out.dedupe_window_s = c.integer(w + ".dedupe_window_s", data.get("dedupe_window_s", 300), 0, 86400)
+        c.error("queue.backoff_max_s", "must not be smaller than backoff_initial_s")
     return out
 
 
 def _reconcile(c, data):
-    w = "reconcile"
-    c.unknown_keys(w, data, ("interval_minutes",))
-    out = Section()
-    out.interval_minutes = c.integer(w + ".interval_minutes", data.get("interval_minutes", 15), 0, 10080)
-    return out
+    return Section(**c.options(data, _RECONCILE, "reconcile"))
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -20,11 +20,10 @@ class LogPlugin(Plugin):
     @classmethod
     def check_options(cls, options, config):
         c = Checker.for_config(config)
-        c.unknown_keys("", options, ("path", "fsync"))
-        out = {"path": c.string("path", c.required("", options, "path", "the file to write events to")),
-               "fsync": c.boolean("fsync", options.get("fsync", True))}
+        options = c.options(options, {"path": {"required": "the file to write events to"},
+                                      "fsync": {"type": "bool", "default": True}})
         c.done()
-        return out
+        return options
 
     def start(self, context):
         super().start(context)

@@ -73,9 +73,6 @@ def _type_name(value):
             dict: "a mapping", type(None): "nothing"}.get(type(value), type(value).__name__)
 
 
-_MISSING = object()
-
-
 class Checker(object):
     """Collects every problem of a configuration, each under its key's dotted path, to report them all at once.
 
@@ -119,14 +116,13 @@ class Checker(object):
         out = {}
         for key, rule in spec.items():
             at = "%s.%s" % (where, key) if where else key
-            if rule.get("required"):
-                required = rule["required"]
-                value = self.required(where, data, key, required if isinstance(required, str) else "")
-            else:
-                value = rule.get("default") if data.get(key) is None else data[key]
-                if value is None:
-                    out[key] = None
-                    continue
+            value = rule.get("default") if data.get(key) is None else data[key]
+            if value is None:
+                if rule.get("required"):
+                    hint = rule["required"] if isinstance(rule["required"], str) else ""
+                    self.error(where, "missing required %s%s" % (key, " (%s)" % hint if hint else ""))
+                out[key] = None
+                continue
             if "choices" in rule:
                 out[key] = self.choice(at, value, rule["choices"])
             elif rule.get("type") in ("int", "float"):
@@ -137,19 +133,10 @@ class Checker(object):
                 out[key] = check[rule.get("type", "str")](at, value)
         return out
 
-    def required(self, where, data, key, hint=""):
-        """data[key]; when it is missing, a marker the typed checks pass over, after recording the error."""
-        if data.get(key) is None:
-            self.error(where, "missing required %s%s" % (key, " (%s)" % hint if hint else ""))
-            return _MISSING
-        return data[key]
-
     def path(self, value):
         return value if os.path.isabs(value) else os.path.normpath(os.path.join(self.base_dir, value))
 
     def string(self, where, value, nonempty=True):
-        if value is _MISSING:
-            return None
         if not isinstance(value, str):
             self.error(where, "must be a string, got %s" % _type_name(value))
             return None
@@ -160,8 +147,6 @@ class Checker(object):
 
     def strings(self, where, value):
         """A list of non-empty strings."""
-        if value is _MISSING:
-            return None
         if not isinstance(value, list):
             self.error(where, "must be a list, got %s" % _type_name(value))
             return None
@@ -176,8 +161,6 @@ class Checker(object):
         return None if value is None else float(value)
 
     def _number(self, where, value, types, what, low, high):
-        if value is _MISSING:
-            return None
         if isinstance(value, bool) or not isinstance(value, types):
             self.error(where, "must be %s, got %s" % (what, _type_name(value)))
             return None
@@ -187,24 +170,18 @@ class Checker(object):
         return value
 
     def boolean(self, where, value):
-        if value is _MISSING:
-            return None
         if not isinstance(value, bool):
             self.error(where, "must be true or false, got %s" % _type_name(value))
             return None
         return value
 
     def choice(self, where, value, choices):
-        if value is _MISSING:
-            return None
         if value not in choices:
             self.error(where, "must be one of %s, got %r" % (", ".join(choices), value))
             return None
         return value
 
     def mapping(self, where, value):
-        if value is _MISSING:
-            return None
         if not isinstance(value, dict):
             self.error(where, "must be a mapping, got %s" % _type_name(value))
             return None

@@ -3,13 +3,12 @@
 """PanosPlugin: a batch of events becomes ONE change set per firewall; a periodic reconcile repairs the rest.
 
 Per batch: each event is resolved to what its VM should have on the firewall (IPs and tags; nothing when it
-is off or gone) — from the payload when it is complete, else from Prism. That is compared with what the
-plugin registered for the VM before (its memory), and the whole batch becomes one change set per firewall: one
-User-ID call (``registered-ip`` mode, no commit), or address-object edits and one commit (``address-object``
-mode). A full reconcile against Prism runs at start and every ``reconcile.interval_minutes`` (from the
-dispatcher thread, between batches), through the same module_utils.reconcile code as the vm_tag_sync module.
+is off or gone) — from the payload when it is complete, else from Prism. Each target compares that with what the
+plugin registered for the VM before (its memory) and sends the whole batch as one change set: one User-ID call
+(``registered-ip`` mode, no commit), or address-object edits and one commit (``address-object`` mode). A full
+reconcile against Prism runs at start and every ``reconcile.interval_minutes`` (from the dispatcher thread,
+between batches), through the same module_utils.reconcile code as the vm_tag_sync module.
 """
-import collections
 import logging
 import os
 import time
@@ -17,13 +16,13 @@ import time
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_api
 from ansible_collections.netevents.nutanix.plugins.module_utils.events import VmState, vm_state_from_entity
 from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismError
-from ansible_collections.netevents.nutanix.plugins.module_utils.reconcile import read_vm_states, reconcile_device
-from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import TagMapper, desired_ip_tags, sanitize
+from ansible_collections.netevents.nutanix.plugins.module_utils.reconcile import read_vm_states
+from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import TagMapper
 
 from ...api import Plugin, PluginError
 from .metrics import PanosMetrics
 from .options import check_options
-from .state import Record, StateDb, union
+from .state import Record, StateDb
 from .target import Target
 
 log = logging.getLogger("netevents_listener.plugin.panos")
@@ -43,11 +42,7 @@ class PanosPlugin(Plugin):
     def start(self, context):
         super().start(context)
         opts = context.options
-        self.mode = opts["mode"]
         self.mapper = TagMapper(opts["tag_format"], opts["tag_mapping"], opts["categories"], opts["owned_prefix"])
-        self.tag_timeout = opts["tag_timeout"] or None
-        self.address_prefix = opts["address_prefix"]
-        self.commit_timeout = opts["commit_timeout"]
         self.wait_for_ip_attempts = opts["wait_for_ip_attempts"]
         self.max_attempts = context.config.queue.max_attempts
         reconcile = getattr(context.config, "reconcile", None)
@@ -57,10 +52,10 @@ class PanosPlugin(Plugin):
         path = context.resolve_path(path) if path else os.path.join(context.state_dir, STATE_FILE)
         self.db = StateDb(path)
         self.metrics = PanosMetrics(context.registry)
-        self.targets = [Target(t, opts["api_timeout"], self.db, self.metrics) for t in opts["targets"]]
+        self.targets = [Target(t, opts, self.mapper, self.db, self.metrics) for t in opts["targets"]]
         self._next_reconcile = 0.0          # at start, then every interval
         self._reconciled_at = 0.0           # when the last reconcile read Prism: older events are stale
-        log.info("panos plugin started", extra={"mode": self.mode, "targets": [t.label for t in self.targets],
+        log.info("panos plugin started", extra={"mode": opts["mode"], "targets": [t.label for t in self.targets],
                                                 "reconcile_minutes": self.reconcile_interval / 60.0,
                                                 "state_path": path})
 
@@ -83,7 +78,7 @@ class PanosPlugin(Plugin):
             return results
         for target in self.targets:
             try:
-                self._apply(target, wanted, hints)
+                target.apply(wanted, hints)
             except panos_api.PanosError as e:
                 target.forget()
                 self.metrics.target_errors.inc()
@@ -150,48 +145,6 @@ class PanosPlugin(Plugin):
             return None
         return Record(state.name, tuple(sorted(state.ips)), frozenset(tags))
 
-    def _apply(self, target, wanted, hints):
-        """Send the batch's change set to one firewall, then remember it. Raises PanosError."""
-        memory = target.memory
-        affected = set()
-        for uuid, record in wanted.items():
-            for source in (memory.vms.get(uuid), record, hints.get(uuid)):
-                affected.update(source.ips if source else ())
-        before, after = {}, {}
-        for ip in affected:
-            holders = memory.holders(ip)
-            before[ip] = union(holders.values())
-            for uuid, hint in hints.items():  # what the payload says the VM had, in case the memory was lost
-                if hint is not None and ip in hint.ips and uuid not in holders:
-                    before[ip] |= hint.tags
-            after[ip] = memory.holders(ip, wanted)
-        if self.mode == "registered-ip":
-            plan, calls = target.register(dict((ip, union(h.values())) for ip, h in after.items()), before,
-                                          self.tag_timeout)
-            if plan.changed:
-                log.info("registered IPs updated", extra={"target": target.label, "userid_calls": calls,
-                                                          "registered_ips": len(plan.register),
-                                                          "unregistered_ips": len(plan.unregister)})
-        else:
-            self._sync_objects(target, after, scope=affected)
-        target.remember(wanted)
-
-    def _sync_objects(self, target, after, scope):
-        """address-object mode: objects for *after* ({ip: {uuid: Record}}) and one commit; True if committed."""
-        desired = dict((ip, (union(holders.values()), self._description(holders)))
-                       for ip, holders in after.items() if holders)
-        done = target.sync_objects(desired, self.address_prefix, self.mapper.owns, scope, self.commit_timeout)
-        if done is not None:
-            plan, result = done
-            log.info("address objects committed", extra=dict(plan.summary(), target=target.label,
-                                                             jobid=result.get("jobid")))
-        return done is not None
-
-    @staticmethod
-    def _description(holders):
-        vms = ", ".join("%s (%s)" % (sanitize(r.name or "?")[:63], uuid) for uuid, r in sorted(holders.items()))
-        return ("Nutanix VM %s, managed by the netevents listener" % vms)[:1023]
-
     # -- reconcile --
     def tick(self):
         if self.reconcile_interval <= 0 or time.time() < self._next_reconcile:
@@ -221,32 +174,19 @@ class PanosPlugin(Plugin):
         ok = True
         for target in self.targets:
             try:
-                summary = self._reconcile_target(target, vms, records)
+                summary = target.reconcile(vms, records)
             except panos_api.PanosError as e:
                 target.forget()
                 self.metrics.target_errors.inc()
                 self._reconcile_failed("firewall %s: %s" % (target.label, e))
                 ok = False
                 continue
-            target.remember(records, replace=True)
             log.info("reconciled", extra=dict(summary, target=target.label, vms=len(vms)))
         if ok:
             self.metrics.reconciles.labels("ok").inc()
             self.metrics.last_reconcile.set(time.time())
             self._next_reconcile = time.time() + self.reconcile_interval
         return ok
-
-    def _reconcile_target(self, target, vms, records):
-        if self.mode == "registered-ip":
-            plan, _current, calls = reconcile_device(target.device(), desired_ip_tags(vms, self.mapper), self.mapper,
-                                                     timeout=self.tag_timeout)
-            self.metrics.userid_calls.inc(calls)
-            return plan.summary()
-        after = collections.defaultdict(dict)
-        for uuid, record in records.items():
-            for ip in record.ips:
-                after[ip][uuid] = record
-        return {"committed": self._sync_objects(target, after, scope=None)}
 
     def _reconcile_failed(self, message):
         self.metrics.reconciles.labels("failed").inc()

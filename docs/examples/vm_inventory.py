@@ -19,21 +19,21 @@ import os
 import tempfile
 
 from ansible_collections.netevents.nutanix.plugins.module_utils.events import vm_state_from_entity
-from netevents_listener import Checker, Plugin, PluginError
+from netevents_listener import Plugin, PluginError
 
 
 class VmInventoryPlugin(Plugin):
     name = "vm_inventory"
 
+    # Checked by the default check_options with the configuration's own checker (Checker.options).
+    options_spec = {"path": {"required": "the JSON file to keep the inventory in"},
+                    "ask_prism": {"type": "bool", "default": False}}
+
     @classmethod
     def check_options(cls, options, config):
-        # The configuration's own checker: every problem at once, each under its option's name.
-        c = Checker.for_config(config)
-        options = c.options(options, {"path": {"required": "the JSON file to keep the inventory in"},
-                                      "ask_prism": {"type": "bool", "default": False}})
+        options = super().check_options(options, config)
         if options["ask_prism"] and config.prism is None:
-            c.error("ask_prism", "needs the 'prism' section of the configuration")
-        c.done()
+            raise ValueError("ask_prism needs the 'prism' section of the configuration")
         return options
 
     def start(self, context):

@@ -136,19 +136,22 @@ class Checker(object):
     def path(self, value):
         return value if os.path.isabs(value) else os.path.normpath(os.path.join(self.base_dir, value))
 
+    def _expect(self, where, ok, what, value):
+        if ok:
+            return value
+        self.error(where, "must be %s, got %s" % (what, _type_name(value)))
+        return None
+
     def string(self, where, value, nonempty=True):
-        if not isinstance(value, str):
-            self.error(where, "must be a string, got %s" % _type_name(value))
-            return None
-        if nonempty and not value.strip():
+        value = self._expect(where, isinstance(value, str), "a string", value)
+        if value is not None and nonempty and not value.strip():
             self.error(where, "must not be empty")
             return None
         return value
 
     def strings(self, where, value):
         """A list of non-empty strings."""
-        if not isinstance(value, list):
-            self.error(where, "must be a list, got %s" % _type_name(value))
+        if self._expect(where, isinstance(value, list), "a list", value) is None:
             return None
         items = [self.string("%s[%d]" % (where, i), item) for i, item in enumerate(value)]
         return None if None in items else items
@@ -161,8 +164,7 @@ class Checker(object):
         return None if value is None else float(value)
 
     def _number(self, where, value, types, what, low, high):
-        if isinstance(value, bool) or not isinstance(value, types):
-            self.error(where, "must be %s, got %s" % (what, _type_name(value)))
+        if self._expect(where, isinstance(value, types) and not isinstance(value, bool), what, value) is None:
             return None
         if (low is not None and value < low) or (high is not None and value > high):
             self.error(where, "must be between %s and %s, got %s" % (low, high, value))
@@ -170,20 +172,14 @@ class Checker(object):
         return value
 
     def boolean(self, where, value):
-        if not isinstance(value, bool):
-            self.error(where, "must be true or false, got %s" % _type_name(value))
-            return None
-        return value
+        return self._expect(where, isinstance(value, bool), "true or false", value)
+
+    def mapping(self, where, value):
+        return self._expect(where, isinstance(value, dict), "a mapping", value)
 
     def choice(self, where, value, choices):
         if value not in choices:
             self.error(where, "must be one of %s, got %r" % (", ".join(choices), value))
-            return None
-        return value
-
-    def mapping(self, where, value):
-        if not isinstance(value, dict):
-            self.error(where, "must be a mapping, got %s" % _type_name(value))
             return None
         return value
 
@@ -277,15 +273,18 @@ class Plugin(object):
 
     #: short name used in logs and metrics; defaults to the class name
     name = None
+    #: the plugin's options, a spec for ``Checker.options``; the default ``check_options`` checks against it
+    options_spec = {}
 
     @classmethod
     def check_options(cls, options, config):
         """Check and normalise ``plugin.options``; return them. Raise ConfigError (``Checker.done()``) or ValueError.
 
-        Called by ``check-config`` and at start, before anything runs. The default accepts no options.
+        Called by ``check-config`` and at start, before anything runs. The default checks them against
+        ``options_spec`` (which, by default, accepts no options) and fills in the defaults.
         """
         checker = Checker.for_config(config)
-        options = checker.options(options, {})
+        options = checker.options(options, cls.options_spec)
         checker.done()
         return options
 

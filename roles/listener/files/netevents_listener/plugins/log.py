@@ -11,19 +11,12 @@ options:
 import json
 import os
 
-from ..api import Checker, Plugin, PluginError
+from ..api import Plugin, PluginError
 
 
 class LogPlugin(Plugin):
     name = "log"
-
-    @classmethod
-    def check_options(cls, options, config):
-        c = Checker.for_config(config)
-        options = c.options(options, {"path": {"required": "the file to write events to"},
-                                      "fsync": {"type": "bool", "default": True}})
-        c.done()
-        return options
+    options_spec = {"path": {"required": "the file to write events to"}, "fsync": {"type": "bool", "default": True}}
 
     def start(self, context):
         super().start(context)

@@ -105,7 +105,7 @@ class Rulebook(object):
         try:
             # A GET is refused with the source's JSON 405: proof that it is our source answering.
             response = requests.get(self.url, verify=self.cert, timeout=2)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine's slow TLS handshake
             return False
         return response.status_code == 405 and response.json()["error"] == "method_not_allowed"
 

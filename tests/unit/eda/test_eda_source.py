@@ -308,8 +308,6 @@ def test_json_content_types_are_accepted(source, content_type):
     assert source.post(headers=dict(GOOD, **{"Content-Type": content_type})).status_code == 200
 
 
-
-
 @pytest.mark.parametrize("body,reason", BAD_BODIES, ids=BAD_IDS)
 def test_400_for_malformed_json_or_not_an_envelope(source, body, reason):
     assert_refused(source.post(raw=body), 400, reason)

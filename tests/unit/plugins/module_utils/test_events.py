@@ -30,8 +30,8 @@ def test_full_payload():
 
 
 def test_one_classification_of_every_event_type():
-    assert set(EVENT_ACTIONS) == set(EVENT_TYPES) and set(EVENT_ACTIONS.values()) == {"register", "unregister",
-                                                                                       "reconcile"}
+    assert set(EVENT_ACTIONS) == set(EVENT_TYPES)
+    assert set(EVENT_ACTIONS.values()) == {"register", "unregister", "reconcile"}
     actions = dict((t, parse_event(envelope(t)).action) for t in EVENT_TYPES)
     assert [t for t, a in sorted(actions.items()) if a == "unregister"] == ["VM.DELETE", "VM.OFF"]
     assert [t for t, a in actions.items() if a == "reconcile"] == ["VM.NIC_UNPLUG"]

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import contextlib
 import ipaddress
 import os
@@ -547,22 +548,9 @@ def address_name(prefix, ip):
     return validate_name(prefix + ip.replace(":", "-"), "address")
 
 
-class AddressObjectPlan(object):
-    """The address objects to create and edit (pan-os-python AddressObjects) and delete (names)."""
-
-    def __init__(self, create, edit, delete, tags):
-        self.create = create
-        self.edit = edit
-        self.delete = delete
-        self.tags = tags  # the tag objects the new and edited objects refer to
-
-    @property
-    def changed(self):
-        return bool(self.create or self.edit or self.delete)
-
-    def summary(self):
-        return {"objects_created": len(self.create), "objects_updated": len(self.edit),
-                "objects_deleted": len(self.delete)}
+# The address objects to create and edit (pan-os-python AddressObjects) and delete (names), and the tag objects
+# the new and edited ones refer to.
+AddressObjectPlan = collections.namedtuple("AddressObjectPlan", "create edit delete tags")
 
 
 def plan_address_objects(parent, desired, prefix, owns, scope=None):

@@ -3,17 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One receiver pipeline for Prism webhooks, adapted by the listener (Flask) and the EDA event source (aiohttp).
 
-Framework-free, standard library only. A receiver hands the request's parts to a ``Screen`` and reads the body
-itself in between (the one step that depends on the framework):
-
-    screen.check_head(remote_addr, authorization_header, content_length, content_type)
-    body = <at most screen.read_limit bytes; a read that fails raises screen.incomplete()>
-    document, event = screen.check_body(body)
-
-Checks run cheapest and least revealing first: source network (403), credentials (401), declared size (413),
-content type (415), the body itself (413 too large, 400 incomplete), JSON (400), event envelope (400). A failed
-check raises ``Refused``, which the receiver turns into the short JSON answer ``Refused.body()``; so both refuse
-the same requests with the same answers. The settings' rules (path, body limits, networks) are here too.
+Framework-free, standard library only: a receiver calls ``Screen.check_head``, reads at most ``read_limit`` bytes
+of the body itself (the one framework-bound step), then ``Screen.check_body``. Checks run cheapest and least
+revealing first: source network (403), credentials (401), declared size (413), content type (415), the body
+itself (413 too large, 400 incomplete), JSON (400), event envelope (400). A failed check raises ``Refused``,
+which the receiver answers with ``Refused.body()``: both refuse the same requests alike. The settings' rules
+(path, body limits, networks, user name) are here too.
 """
 from __future__ import absolute_import, division, print_function
 

@@ -91,17 +91,19 @@ class Target(object):
         device = self.device()
         plan = panos_api.plan_address_objects(device, desired, self._settings["address_prefix"], self._mapper.owns,
                                               scope)
-        if not plan.changed and not self._db.commit_pending(self.label):
+        counts = {"objects_created": len(plan.create), "objects_updated": len(plan.edit),
+                  "objects_deleted": len(plan.delete)}
+        if not any(counts.values()) and not self._db.commit_pending(self.label):
             return False
         self._db.set_commit_pending(self.label, True)
         panos_api.apply_address_objects(device, plan)
         result = panos_api.commit(device, timeout=self._settings["commit_timeout"], description=(
-            "netevents listener: %d address object(s) changed" % sum(plan.summary().values())))
+            "netevents listener: %d address object(s) changed" % sum(counts.values())))
         self._metrics.commits.inc(1 if result.get("jobid") else 0)
         if result.get("jobid") and result.get("result") != "OK":
             raise panos_api.PanosError("the commit on %s failed: %s" % (self.label, "; ".join(result["details"])))
         self._db.set_commit_pending(self.label, False)
-        log.info("address objects committed", extra=dict(plan.summary(), target=self.label, jobid=result.get("jobid")))
+        log.info("address objects committed", extra=dict(counts, target=self.label, jobid=result.get("jobid")))
         return True
 
     # -- a reconcile --

@@ -149,26 +149,25 @@ def _categories(metadata):
     return dict((str(k), str(v)) for k, v in cats.items() if isinstance(k, str) and isinstance(v, (str, int)))
 
 
-def vm_state_from_entity(entity):
-    """A VmState from a v3 VM entity (GET /vms/{uuid}, a vms/list entity, or a webhook's ``data.metadata``)."""
+def _read_entity(entity):
+    """(uuid, name, power_state, ips, categories) of a v3 VM entity; ips/categories None when it does not say."""
     entity = _dict(entity)
     metadata = _dict(entity.get("metadata"))
-    spec = _dict(entity.get("spec"))
-    status = _dict(entity.get("status"))
-    status_res = _dict(status.get("resources"))
-    spec_res = _dict(spec.get("resources"))
+    spec_res = _dict(_dict(entity.get("spec")).get("resources"))
+    status_res = _dict(_dict(entity.get("status")).get("resources"))
     ips = _nic_ips(status_res)
     if ips is None:
         ips = _nic_ips(spec_res)
-    power = normalize_power_state(status_res.get("power_state") or spec_res.get("power_state"))
-    name = status.get("name") or spec.get("name")
-    return VmState(
-        uuid=metadata.get("uuid"),
-        name=name if isinstance(name, str) else None,
-        power_state=power,
-        ips=ips or (),
-        categories=_categories(metadata) or {},
-    )
+    name = _dict(entity.get("status")).get("name") or _dict(entity.get("spec")).get("name")
+    return (metadata.get("uuid"), name if isinstance(name, str) else None,
+            normalize_power_state(status_res.get("power_state") or spec_res.get("power_state")), ips,
+            _categories(metadata))
+
+
+def vm_state_from_entity(entity):
+    """A VmState from a v3 VM entity (GET /vms/{uuid}, a vms/list entity, or a webhook's ``data.metadata``)."""
+    uuid, name, power, ips, categories = _read_entity(entity)
+    return VmState(uuid=uuid, name=name, power_state=power, ips=ips or (), categories=categories or {})
 
 
 def parse_event(body):
@@ -182,25 +181,9 @@ def parse_event(body):
     data = body.get("data")
     if not isinstance(ref, dict) or not isinstance(data, dict):
         raise EventError("the body has no entity_reference or data object")
-    entity = _dict(data.get("metadata"))
-    metadata = _dict(entity.get("metadata"))
-    vm_uuid = ref.get("uuid") or metadata.get("uuid")
+    entity_uuid, name, power, ips, categories = _read_entity(data.get("metadata"))
+    vm_uuid = ref.get("uuid") or entity_uuid
     if not isinstance(vm_uuid, str) or not vm_uuid.strip() or len(vm_uuid) > 128:
         raise EventError("the event names no entity uuid")
-    spec = _dict(entity.get("spec"))
-    status = _dict(entity.get("status"))
-    ips = _nic_ips(_dict(status.get("resources")))
-    if ips is None:
-        ips = _nic_ips(_dict(spec.get("resources")))
-    name = status.get("name") or spec.get("name")
-    power = normalize_power_state(
-        _dict(status.get("resources")).get("power_state") or _dict(spec.get("resources")).get("power_state"))
-    return VmEvent(
-        event_type=event_type.strip(),
-        vm_uuid=vm_uuid.strip(),
-        vm_name=name if isinstance(name, str) else None,
-        ips=ips,
-        categories=_categories(metadata),
-        power_state=power,
-        raw=body,
-    )
+    return VmEvent(event_type=event_type.strip(), vm_uuid=vm_uuid.strip(), vm_name=name, ips=ips,
+                   categories=categories, power_state=power, raw=body)

@@ -47,14 +47,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(name, script, port, *args):
+def start(name, command, port, *args):
+    """Start a simulator standalone (``python -m tests.simulators.panos ...``); print its address and certificate."""
     proc = subprocess.Popen(  # pylint: disable=consider-using-with
-        [sys.executable, os.path.join(ROOT, "tests", "simulators", script), "--port", str(port)] + list(args),
+        [sys.executable] + command + ["--port", str(port)] + list(args),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     line = proc.stdout.readline().strip()
     if "ready" not in line:
         raise SystemExit("%s simulator did not start: %s" % (name, line))
     print("  " + line)
+    print("  " + proc.stdout.readline().strip())
     return proc
 
 
@@ -116,8 +118,10 @@ def main():
     try:
         say("1. Start the simulators (they stand in for Prism Central and a VM-Series firewall)")
         prism_port, fw_port, listener_port = free_port(), free_port(), free_port()
-        procs.append(start("Prism", "prism.py", prism_port, "--username", PRISM_USER, "--password", PRISM_PASSWORD))
-        procs.append(start("PAN-OS", "panos.py", fw_port, "--username", FW_USER, "--password", FW_PASSWORD))
+        procs.append(start("Prism", [os.path.join("tests", "simulators", "prism.py")], prism_port,
+                           "--username", PRISM_USER, "--password", PRISM_PASSWORD))
+        procs.append(start("PAN-OS", ["-m", "tests.simulators.panos"], fw_port,
+                           "--username", FW_USER, "--password", FW_PASSWORD))
         fw_url = "https://127.0.0.1:%d" % fw_port
 
         say("2. Deploy the listener with the role, register its webhook, lay the firewall scaffold")

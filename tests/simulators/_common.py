@@ -93,8 +93,8 @@ class ServerThread:
     def suspend(self):
         """Close the listening socket (clients get ECONNREFUSED); resume() reopens the same port."""
         if self._server is not None:
+            self.suspended = True     # first: a resume() racing with the close must see it (and retry its bind)
             self._close()
-            self.suspended = True
 
     def resume(self):
         """Listen again on the same port with the same certificate, so clients keep trusting us."""

@@ -122,4 +122,3 @@ class Commits(object):
         """`validate full`: a Validate job, which checks the candidate as a commit would and changes nothing."""
         self._refuse_if_busy()
         return job_enqueued("Validate", self._new_job("Validate")["id"])
-

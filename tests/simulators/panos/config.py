@@ -246,4 +246,3 @@ class ConfigApi(object):
         else:
             parent.append(node)
         return command_succeeded()
-

@@ -149,4 +149,3 @@ class OpCommands(object):
                     if matches(self._registered[ip]):
                         etree.SubElement(members, "entry", name=ip, type="registered-ip")
         return success(result=result)
-

@@ -159,5 +159,3 @@ def check_object(entry, kind):
         action = entry.findtext("action")
         if action is not None and action.strip() not in RULE_ACTIONS:
             raise ApiError(12, " %s -> action '%s' is not an allowed keyword" % (name, action))
-
-

@@ -179,4 +179,3 @@ class UserId(object):
                 etree.SubElement(tag_element, "member").text = tag
         etree.SubElement(result, "count").text = str(len(page))
         return success(result=result)
-

@@ -84,5 +84,3 @@ def validate_config(config):
                 if member not in PREDEFINED_SERVICES and member not in services:
                     errors.append("%s -> service '%s' is not a valid reference" % (where, member))
     return errors
-
-

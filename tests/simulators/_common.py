@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from flask import request
+from flask import jsonify, request
 from werkzeug.serving import make_server
 
 
@@ -124,6 +124,16 @@ def from_loopback():
         return False
 
 
+def add_test_controls(app, sim):
+    """GET /_sim/stats and POST /_sim/reset, which both simulators have (sim.stats(), sim.reset())."""
+    app.add_url_rule("/_sim/stats", "_sim_stats", lambda: jsonify(sim.stats()), methods=["GET"])
+
+    def reset():
+        sim.reset()
+        return jsonify({"reset": True})
+    app.add_url_rule("/_sim/reset", "_sim_reset", reset, methods=["POST"])
+
+
 class Simulator(object):
     """The lifecycle both simulators share: a ServerThread for their Flask app, its address and certificate."""
 
@@ -131,21 +141,10 @@ class Simulator(object):
         self.app = app
         self._server = ServerThread(app, host=host, port=port)
 
-    @property
-    def url(self):
-        return self._server.url
-
-    @property
-    def host(self):
-        return self._server.host
-
-    @property
-    def port(self):
-        return self._server.port
-
-    @property
-    def cert_path(self):
-        return self._server.cert_path
+    url = property(lambda self: self._server.url)
+    host = property(lambda self: self._server.host)
+    port = property(lambda self: self._server.port)
+    cert_path = property(lambda self: self._server.cert_path, doc="its certificate (PEM): give it as verify=")
 
     def start(self):
         self._server.start()

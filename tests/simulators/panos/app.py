@@ -2,7 +2,7 @@
 controls (no credentials, loopback clients only)."""
 from flask import Flask, Response, jsonify, request
 
-from tests.simulators._common import from_loopback
+from tests.simulators._common import add_test_controls, from_loopback
 from tests.simulators.panos.xmlapi import ApiError, error_body, xml_response
 
 
@@ -32,18 +32,11 @@ def make_app(sim):
     app.register_error_handler(413, lambda _exc: xml_response(
         error_body(ApiError(400, "Request too large", in_result=True)), 413))
 
-    @app.route("/_sim/stats", methods=["GET"])
-    def _sim_stats():
-        return jsonify(sim.stats())
+    add_test_controls(app, sim)
 
     @app.route("/_sim/reset-stats", methods=["POST"])
     def _sim_reset_stats():
         sim.reset_stats()
-        return jsonify({"reset": True})
-
-    @app.route("/_sim/reset", methods=["POST"])
-    def _sim_reset():
-        sim.reset()
         return jsonify({"reset": True})
 
     @app.route("/_sim/registered-ips", methods=["GET"])

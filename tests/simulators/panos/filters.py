@@ -46,21 +46,20 @@ def parse_filter(text):
         if tokens[index][0] not in kinds:
             raise FilterError("unexpected %r" % (tokens[index][1] or tokens[index][0]))
 
-    def parse_or(i):
-        node, i = parse_and(i)
+    def parse_chain(i, operator, parse_operand):
+        """operand (operator operand)*: one node, or (operator, [operands])."""
+        node, i = parse_operand(i)
         terms = [node]
-        while i < len(tokens) and tokens[i][0] == "or":
-            node, i = parse_and(i + 1)
+        while i < len(tokens) and tokens[i][0] == operator:
+            node, i = parse_operand(i + 1)
             terms.append(node)
-        return (("or", terms) if len(terms) > 1 else terms[0]), i
+        return ((operator, terms) if len(terms) > 1 else terms[0]), i
+
+    def parse_or(i):
+        return parse_chain(i, "or", parse_and)
 
     def parse_and(i):
-        node, i = parse_atom(i)
-        terms = [node]
-        while i < len(tokens) and tokens[i][0] == "and":
-            node, i = parse_atom(i + 1)
-            terms.append(node)
-        return (("and", terms) if len(terms) > 1 else terms[0]), i
+        return parse_chain(i, "and", parse_atom)
 
     def parse_atom(i):
         expect(i, ("(", "tag"))

@@ -3,14 +3,16 @@ from lxml import etree
 
 from tests.simulators.panos.xmlapi import safe_parser
 
-INITIAL_CONFIG = """
-<config version="10.2.0" urldb="paloaltonetworks" detail-version="10.2.9">
-  <mgt-config>
-    <users>
+# The one administrator, in either configuration.
+ADMIN = """<users>
       <entry name="{username}">
         <permissions><role-based><superuser>yes</superuser></role-based></permissions>
       </entry>
-    </users>
+    </users>"""
+INITIAL_CONFIG = """
+<config version="10.2.0" urldb="paloaltonetworks" detail-version="10.2.9">
+  <mgt-config>
+    {admin}
     <password-complexity><enabled>yes</enabled><minimum-length>8</minimum-length></password-complexity>
   </mgt-config>
   <shared>
@@ -113,11 +115,7 @@ INITIAL_CONFIG = """
 PANORAMA_CONFIG = """
 <config version="10.2.0" urldb="paloaltonetworks" detail-version="10.2.9">
   <mgt-config>
-    <users>
-      <entry name="{username}">
-        <permissions><role-based><superuser>yes</superuser></role-based></permissions>
-      </entry>
-    </users>
+    {admin}
   </mgt-config>
   <shared>
     <tag/>
@@ -149,9 +147,10 @@ DEVICE_GROUP = """
 
 def initial_config(username, hostname, device_groups=None):
     """The starting configuration as an element: a firewall's, or a Panorama's when *device_groups* is given."""
+    admin = ADMIN.format(username=username)
     if device_groups is None:
-        text = INITIAL_CONFIG.format(username=username, hostname=hostname)
+        text = INITIAL_CONFIG.format(admin=admin, hostname=hostname)
     else:
-        text = PANORAMA_CONFIG.format(username=username, hostname=hostname, device_groups="".join(
+        text = PANORAMA_CONFIG.format(admin=admin, hostname=hostname, device_groups="".join(
             DEVICE_GROUP.format(name=name) for name in device_groups))
     return etree.fromstring(text.encode("utf-8"), safe_parser())

@@ -73,11 +73,13 @@ class UserId(object):
         return root
 
     @staticmethod
-    def _uid_ip(entry):
-        try:
-            return str(ipaddress.ip_address((entry.get("ip") or "").strip())), None
-        except ValueError:
-            return None, {"ip": entry.get("ip") or "", "message": "invalid ip address"}
+    def _uid_entries(section, problems):
+        """(entry, canonical IP) of each <entry> of a section; one with an invalid ip is a problem instead."""
+        for entry in section.findall("entry"):
+            try:
+                yield entry, str(ipaddress.ip_address((entry.get("ip") or "").strip()))
+            except ValueError:
+                problems.append({"ip": entry.get("ip") or "", "message": "invalid ip address"})
 
     @staticmethod
     def _uid_tags(entry):
@@ -85,11 +87,7 @@ class UserId(object):
 
     def _uid_register(self, section, now):
         problems = []
-        for entry in section.findall("entry"):
-            ip, problem = self._uid_ip(entry)
-            if problem:
-                problems.append(problem)
-                continue
+        for entry, ip in self._uid_entries(section, problems):
             tags = self._uid_tags(entry)
             if not tags:
                 problems.append({"ip": ip, "message": "no tag to register"})
@@ -101,11 +99,9 @@ class UserId(object):
                     continue
                 table = self._registered.setdefault(ip, {})
                 expiry = now + seconds if seconds else None
-                if tag in table:
-                    table[tag] = expiry            # re-registering refreshes (or removes) the timeout
+                if tag in table:                   # registering it again refreshes (or removes) the timeout
                     problems.append({"ip": ip, "message": "tag %s already exists, ignore" % tag})
-                else:
-                    table[tag] = expiry
+                table[tag] = expiry
             if ip in self._registered:
                 persistent = entry.get("persistent")
                 if persistent in ("0", "1"):
@@ -116,11 +112,7 @@ class UserId(object):
 
     def _uid_unregister(self, section, _now):
         problems = []
-        for entry in section.findall("entry"):
-            ip, problem = self._uid_ip(entry)
-            if problem:
-                problems.append(problem)
-                continue
+        for entry, ip in self._uid_entries(section, problems):
             have = self._registered.get(ip, {})
             if entry.find("tag") is None:      # no <tag>: every tag of that IP
                 if not have:

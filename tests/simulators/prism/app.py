@@ -4,7 +4,7 @@ import hmac
 
 from flask import Flask, Response, jsonify, request
 
-from tests.simulators._common import from_loopback
+from tests.simulators._common import add_test_controls, from_loopback
 from tests.simulators.prism.entities import ApiError, render_vm, render_webhook
 from tests.simulators.prism.listing import list_answer
 
@@ -80,14 +80,7 @@ def make_app(sim):
         with sim._lock:
             return jsonify(sim.deliveries)
 
-    @app.route("/_sim/stats", methods=["GET"])
-    def _sim_stats():
-        return jsonify(sim.stats())
-
-    @app.route("/_sim/reset", methods=["POST"])
-    def _sim_reset():
-        sim.reset()
-        return jsonify({"reset": True})
+    add_test_controls(app, sim)
 
     @app.route("/_sim/vms/<vm_uuid>/migrate", methods=["POST"])
     def _sim_migrate(vm_uuid):

@@ -18,7 +18,8 @@ In-process::
 Standalone: ``python -m tests.simulators.panos --port 8443 --username admin --password admin``.
 See docs/simulators.md ("PAN-OS XML API simulator"). One module per part of the API: ``xmlapi`` (envelope),
 ``schema`` and ``xpath`` (the tree), ``config`` (type=config), ``commits`` (jobs and validation), ``ops``
-(type=op), ``userid`` (type=user-id), ``filters`` (dynamic address groups), ``faults``, ``app`` (Flask routes).
+(type=op), ``userid`` (type=user-id), ``filters`` (dynamic address groups), ``faults``; ``simulator`` holds the
+state and the front door (Flask routes, authentication, dispatch).
 """
 from tests.simulators.panos.filters import FilterError, parse_filter
 from tests.simulators.panos.simulator import PanosSimulator

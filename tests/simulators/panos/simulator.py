@@ -1,5 +1,5 @@
-"""PanosSimulator: the state of one firewall (or Panorama), the test controls, and the XML API's front door
-(authentication, then dispatch by ``type=`` to the mixins that implement each part of the API)."""
+"""PanosSimulator: the state of one firewall (or Panorama), the test controls, and the front door: the Flask app,
+then for /api/ authentication and dispatch by ``type=`` to the mixins that implement each part of the XML API."""
 import base64
 import collections
 import copy
@@ -10,11 +10,10 @@ import threading
 import time
 import traceback
 
-from flask import request
+from flask import Flask, Response, jsonify, request
 from lxml import etree
 
-from tests.simulators._common import Simulator
-from tests.simulators.panos.app import make_app
+from tests.simulators._common import Simulator, add_test_controls, from_loopback
 from tests.simulators.panos.commits import Commits
 from tests.simulators.panos.config import ConfigApi
 from tests.simulators.panos.faults import Faults
@@ -22,6 +21,11 @@ from tests.simulators.panos.initial import initial_config
 from tests.simulators.panos.ops import OpCommands
 from tests.simulators.panos.userid import UserId
 from tests.simulators.panos.xmlapi import ApiError, error_body, illegal, missing, result_children, xml_response
+
+
+def _html(status, title):
+    return Response("<html><head><title>%d %s</title></head><body><h1>%s</h1></body></html>\n"
+                    % (status, title, title), status, mimetype="text/html")
 
 
 class PanosSimulator(ConfigApi, Commits, OpCommands, UserId, Faults, Simulator):
@@ -50,7 +54,7 @@ class PanosSimulator(ConfigApi, Commits, OpCommands, UserId, Faults, Simulator):
         self.requests = collections.deque(maxlen=5000)   # what clients asked (never keys or passwords)
         self._reset_state()
         self.reset_stats()
-        super(PanosSimulator, self).__init__(make_app(self), host=host, port=port)
+        super(PanosSimulator, self).__init__(self._make_app(), host=host, port=port)
 
     @property
     def is_panorama(self):
@@ -146,7 +150,60 @@ class PanosSimulator(ConfigApi, Commits, OpCommands, UserId, Faults, Simulator):
         self._finish_due_jobs(now)
         self._expire_tags(now)
 
-    # -------------------------------------------------------------- one API call
+    # -------------------------------------------------------------- HTTP
+    def _make_app(self):
+        """/api/ (the XML API), the web server's own error pages, and the /_sim/ test controls (no credentials,
+        loopback clients only)."""
+        app = Flask("panos_simulator")
+        # Big User-ID messages (thousands of entries) arrive as one form field.
+        app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
+        app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024 * 1024
+
+        @app.before_request
+        def _gate():
+            if request.path.startswith("/_sim/") and not from_loopback():
+                return jsonify({"error": "test-control endpoints answer loopback clients only"}), 403
+            return None
+
+        @app.route("/api/", methods=["GET", "POST"], strict_slashes=False)
+        def _api():
+            return self._handle_api()
+
+        app.register_error_handler(404, lambda _exc: _html(404, "Not Found"))
+        app.register_error_handler(405, lambda _exc: _html(405, "Method Not Allowed"))
+        app.register_error_handler(413, lambda _exc: xml_response(
+            error_body(ApiError(400, "Request too large", in_result=True)), 413))
+
+        add_test_controls(app, self)
+
+        @app.route("/_sim/reset-stats", methods=["POST"])
+        def _sim_reset_stats():
+            self.reset_stats()
+            return jsonify({"reset": True})
+
+        @app.route("/_sim/registered-ips", methods=["GET"])
+        def _sim_registered():
+            return jsonify(dict((ip, sorted(tags)) for ip, tags in self.registered_ips().items()))
+
+        @app.route("/_sim/requests", methods=["GET"])
+        def _sim_requests():
+            with self._lock:
+                return jsonify(list(self.requests))
+
+        @app.route("/_sim/config/<which>", methods=["GET"])
+        def _sim_config(which):
+            if which not in ("running", "candidate"):
+                return jsonify({"error": "running or candidate"}), 404
+            text = self.running_config() if which == "running" else self.candidate_config()
+            return Response(text, 200, mimetype="application/xml")
+
+        @app.route("/_sim/fault", methods=["POST"])
+        def _sim_fault():
+            answer, status = self._fault_request(request.get_json(silent=True))
+            return jsonify(answer), status
+
+        return app
+
     def _handle_api(self):
         params = {}
         for source in (request.args, request.form):

@@ -47,10 +47,7 @@ def parse_fragment(text):
     """The children of an ``element=`` parameter (set may carry several sibling elements)."""
     if text is None or not str(text).strip():
         raise missing("element")
-    try:
-        wrapper = etree.fromstring(("<fragment>%s</fragment>" % str(text).strip()).encode("utf-8"), safe_parser())
-    except (etree.XMLSyntaxError, ValueError) as e:
-        raise ApiError(18, "Malformed Request: %s" % e)
+    wrapper = parse_xml("<fragment>%s</fragment>" % str(text).strip(), "element")
     children = [c for c in wrapper if isinstance(c.tag, str)]
     if not children:
         raise ApiError(18, "Malformed Request: element holds no XML element")

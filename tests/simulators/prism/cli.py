@@ -73,22 +73,13 @@ def _vm_list(client, _args):
         _show(vm)
 
 
-def _vm_power(client, args):
-    uuid = client.find_vm(args.vm)["metadata"]["uuid"]
-    client.set_power_state(uuid, args.state.upper())
-    _done(client, args, uuid)
-
-
-def _vm_categories(client, args):
-    uuid = client.find_vm(args.vm)["metadata"]["uuid"]
-    client.set_categories(uuid, dict(args.category))
-    _done(client, args, uuid)
-
-
-def _vm_ips(client, args):
-    uuid = client.find_vm(args.vm)["metadata"]["uuid"]
-    client.set_ips(uuid, args.ip, new_nic=args.new_nic)
-    _done(client, args, uuid)
+def _vm_change(change):
+    """A command that changes one VM: find it, *change(client, uuid, args)*, print it."""
+    def run(client, args):
+        uuid = client.find_vm(args.vm)["metadata"]["uuid"]
+        change(client, uuid, args)
+        _done(client, args, uuid)
+    return run
 
 
 def _vm_delete(client, args):
@@ -140,18 +131,18 @@ def parser():
     power = vms.add_parser("power", parents=[client], help="power a VM on or off (VM.ON / VM.OFF)")
     power.add_argument("vm", help="name or uuid")
     power.add_argument("state", choices=("on", "off"))
-    power.set_defaults(run=_vm_power)
+    power.set_defaults(run=_vm_change(lambda client, uuid, args: client.set_power_state(uuid, args.state.upper())))
     categories = vms.add_parser("categories", parents=[client], help="replace a VM's categories (VM.UPDATE)")
     categories.add_argument("vm", help="name or uuid")
     categories.add_argument("category", nargs="*", type=_category, metavar="KEY=VALUE", help="none: no category")
-    categories.set_defaults(run=_vm_categories)
+    categories.set_defaults(run=_vm_change(lambda client, uuid, args: client.set_categories(uuid, dict(args.category))))
     ips = vms.add_parser("ips", parents=[client], help="set a VM's addresses (VM.UPDATE) or plug a NIC with more")
     ips.add_argument("vm", help="name or uuid")
     ips.add_argument("ip", nargs="+")
     ips.add_argument("--new-nic", action="store_true",
                      help="plug a new NIC with these addresses (VM.NIC_PLUG, VM.UPDATE) instead of giving them to "
                           "the first NIC")
-    ips.set_defaults(run=_vm_ips)
+    ips.set_defaults(run=_vm_change(lambda client, uuid, args: client.set_ips(uuid, args.ip, new_nic=args.new_nic)))
     delete = vms.add_parser("delete", parents=[client], help="delete a VM (VM.DELETE)")
     delete.add_argument("vm", help="name or uuid")
     delete.set_defaults(run=_vm_delete)

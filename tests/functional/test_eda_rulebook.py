@@ -163,7 +163,7 @@ def start_rulebook(tmp_path, panos_sim):
 def subscribe(prism_sim, url):
     """Register the webhook in Prism (VM.ON and VM.OFF only) and wait until Prism delivers to it."""
     prism = PrismAdmin(prism_sim.host, port=prism_sim.port, username=PRISM_USERNAME, password=PRISM_PASSWORD,
-                        validate_certs=False)
+                       validate_certs=False)
     hook = prism.create_webhook({"name": "eda", "resources": {
         "post_url": url, "events_filter_list": ["VM.ON", "VM.OFF"],
         "credentials": {"username": WEBHOOK_USER, "password": WEBHOOK_PASSWORD}}})

@@ -5,7 +5,8 @@ import os
 import ssl
 import sys
 
-import tests.conftest  # noqa: F401  pylint: disable=unused-import  (puts ansible_collections on sys.path)
+# From a plain checkout, tests.conftest puts the collection (ansible_collections.netevents.nutanix) on sys.path.
+import tests.conftest  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismError
 from tests.simulators._common import add_connection_arguments, cert_file, serve
 from tests.simulators.prism.admin import PrismAdmin
@@ -49,8 +50,8 @@ def _show(vm):
     ips = [ep["ip"] for nic in resources.get("nic_list", []) for ep in nic.get("ip_endpoint_list", [])]
     categories = sorted("%s=%s" % kv for kv in (vm["metadata"].get("categories") or {}).items())
     print("%-16s %s  %-3s  %-31s %s" % (vm["spec"].get("name"), vm["metadata"]["uuid"],
-                                         resources.get("power_state", "?"), ",".join(ips) or "-",
-                                         ",".join(categories) or "-"))
+                                        resources.get("power_state", "?"), ",".join(ips) or "-",
+                                        ",".join(categories) or "-"))
 
 
 def _done(client, args, uuid):
@@ -95,7 +96,7 @@ def parser():
     add_connection_arguments(connection, port=PORT, username=USERNAME, password=PASSWORD)
     client = argparse.ArgumentParser(add_help=False, parents=[connection])
     client.add_argument("--ca", metavar="PEM", help="trust this certificate (default: the one the simulator at "
-                                                     "--host/--port published in --cert-dir)")
+                                                    "--host/--port published in --cert-dir)")
     client.add_argument("--no-wait", action="store_true", help="do not wait for Prism to complete the change")
 
     top = argparse.ArgumentParser(prog="python -m tests.simulators.prism", description=(

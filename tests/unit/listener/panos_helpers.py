@@ -58,7 +58,7 @@ def panos_config(directory, prism, targets, options=None, queue=None, reconcile_
 
 def prism_client(prism):
     return PrismAdmin(prism.host, port=prism.port, username=PRISM_USER, password=PRISM_PASSWORD,
-                       validate_certs=False)
+                      validate_certs=False)
 
 
 def subscribe(client, post_url, events=None):

@@ -149,13 +149,13 @@ def test_vm_commands_drive_the_simulator_without_json(capsys, served):
                        verify=cert, timeout=10).json()["status"]["state"] != "COMPLETE":
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    code, out, _ = run(capsys, served, "vm", "create", "web-01", "--ip", "10.9.0.1", "--category", "AppTier=Web")
+    code, out, _err = run(capsys, served, "vm", "create", "web-01", "--ip", "10.9.0.1", "--category", "AppTier=Web")
     assert code == 0 and out.split()[0] == "web-01" and out.split()[2:] == ["ON", "10.9.0.1", "AppTier=Web"]
     assert run(capsys, served, "vm", "power", "web-01", "off")[0] == 0
     assert run(capsys, served, "vm", "categories", "web-01", "AppTier=Db", "Env=Prod")[0] == 0
     assert run(capsys, served, "vm", "ips", "web-01", "10.9.0.2", "--new-nic")[0] == 0
     assert vms(remote) == {"web-01": ("OFF", ["10.9.0.1", "10.9.0.2"], {"AppTier": "Db", "Env": "Prod"})}
-    code, out, _ = run(capsys, served, "vm", "list")
+    code, out, _err = run(capsys, served, "vm", "list")
     assert code == 0 and out.split()[2:] == ["OFF", "10.9.0.1,10.9.0.2", "AppTier=Db,Env=Prod"]
     assert run(capsys, served, "vm", "delete", "web-01")[0] == 0
     assert vms(remote) == {}

@@ -42,6 +42,7 @@ def join_path(path, key):
 
 
 def request_body():
+    """The request's JSON object ({} for an empty body); 400 if it is not JSON, 422 if not an object."""
     raw = request.get_data()
     if not raw.strip():
         return {}
@@ -56,6 +57,7 @@ def request_body():
 
 
 def validate_intent(body, kind, invalid):
+    """(metadata, spec) of an intentful body of *kind*; what is wrong goes to *invalid*."""
     metadata = required_dict(body, "metadata", "", invalid)
     spec = required_dict(body, "spec", "", invalid)
     if metadata is not None:

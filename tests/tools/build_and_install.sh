@@ -34,7 +34,6 @@ for needed in meta/execution-environment.yml meta/ee-bindep.txt requirements.txt
   grep -qx "$needed" <<<"$listing" || fail "the tarball lacks $needed"
 done
 ansible-galaxy collection install --offline --force -p "$work/collections" "$tarball" >/dev/null
-installed="$work/collections/ansible_collections/netevents/nutanix"
 
 cd "$work"
 count=0

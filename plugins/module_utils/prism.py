@@ -327,37 +327,6 @@ class PrismClient(object):
     def get_vm(self, uuid):
         return self.request("GET", "/vms/%s" % quote(uuid, safe=""))
 
-    def create_vm(self, spec, metadata=None):
-        return self.request("POST", "/vms", {"metadata": self._metadata("vm", metadata=metadata), "spec": spec})
-
-    def update_vm(self, uuid, spec, spec_version, metadata=None):
-        """PUT the VM's whole intent; metadata (e.g. from a GET) carries the categories, which PUT replaces."""
-        return self.request("PUT", "/vms/%s" % quote(uuid, safe=""),
-                            {"metadata": self._metadata("vm", uuid, spec_version, metadata), "spec": spec})
-
-    def delete_vm(self, uuid):
-        self.request("DELETE", "/vms/%s" % quote(uuid, safe=""))
-
-    def wait_for_vm(self, uuid, timeout=60):
-        return self._wait("vm", uuid, timeout)
-
-    def set_power_state(self, uuid, state, attempts=3):
-        """Power a VM "ON" or "OFF": GET, then PUT with the current spec_version (again if someone raced us)."""
-        if state not in ("ON", "OFF"):
-            raise PrismError("power state must be 'ON' or 'OFF', not %r" % (state,))
-        for attempt in range(attempts):
-            vm = self.get_vm(uuid)
-            spec = vm.get("spec") or {}
-            if (spec.get("resources") or {}).get("power_state") == state:
-                return vm
-            spec.setdefault("resources", {})["power_state"] = state
-            try:
-                return self.update_vm(uuid, spec, vm["metadata"]["spec_version"], metadata=vm["metadata"])
-            except PrismError as e:
-                if e.status_code != 409 or attempt == attempts - 1:
-                    raise
-        return None  # not reached
-
 
 def _never_sent(exc):
     """True if the request surely did not reach the server (so even a create may be retried)."""

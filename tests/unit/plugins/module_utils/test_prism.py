@@ -345,15 +345,9 @@ def test_find_webhooks_with_special_names(sim, name):
     assert [h["metadata"]["uuid"] for h in client.find_webhooks(name)] == [uuid]
 
 
-def _vm_spec(name, ip, power="OFF"):
-    return {"name": name, "resources": {"power_state": power, "nic_list": [
-        {"ip_endpoint_list": [{"ip": ip}]}]}}
-
-
 def test_list_vms_is_lazy_and_complete(sim):
     client = sim_client(sim)
-    for i in range(25):
-        client.create_vm(_vm_spec("vm-%02d" % i, "10.0.0.%d" % (i + 1)))
+    sim.seed_vms(25, name_prefix="vm")
     before = list_calls(sim, "vms")
     pages = client.list_vms(page_size=10)
     first = next(pages)
@@ -361,26 +355,6 @@ def test_list_vms_is_lazy_and_complete(sim):
     assert list_calls(sim, "vms") - before == 1  # only the first page so far
     rest = list(pages)
     assert len(rest) == 24 and list_calls(sim, "vms") - before == 3
-
-
-def test_set_power_state_keeps_categories(sim):
-    client = sim_client(sim)
-    vm = client.create_vm(_vm_spec("web-01", "10.1.1.5"), metadata={"categories": {"AppTier": "Web"}})
-    uuid = vm["metadata"]["uuid"]
-    created = client.wait_for_vm(uuid, timeout=10)
-    client.set_power_state(uuid, "ON")
-    on = client.wait_for_vm(uuid, timeout=10)
-    assert on["status"]["resources"]["power_state"] == "ON"
-    assert on["metadata"]["spec_version"] == created["metadata"]["spec_version"] + 1
-    assert on["metadata"]["categories"] == {"AppTier": "Web"}
-    # Already ON: nothing sent.
-    client.set_power_state(uuid, "ON")
-    assert client.get_vm(uuid)["metadata"]["spec_version"] == on["metadata"]["spec_version"]
-    with pytest.raises(PrismError):
-        client.set_power_state(uuid, "SUSPENDED")
-    client.delete_vm(uuid)
-    client._wait("vm", uuid, timeout=10, gone=True)
-    assert uuid not in sim.vms
 
 
 # --------------------------------------------------------------------------- argument spec

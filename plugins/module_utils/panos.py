@@ -180,8 +180,7 @@ def describe_error(exc, where="the PAN-OS device"):
     if "code: 401" in low:
         return "%s refused the request (HTTP 401): the API key is invalid or expired" % where
     if status and status.group(1) in ("404", "405"):
-        return "%s answered HTTP %s (%s) at /api/: %s" % (where, status.group(1), status.group(2) or "",
-                                                         _NOT_PANOS)
+        return "%s answered HTTP %s (%s) at /api/: %s" % (where, status.group(1), status.group(2) or "", _NOT_PANOS)
     if status:
         return "%s answered HTTP %s (%s)" % (where, status.group(1), (status.group(2) or "").strip())
     if "no handler for content-type" in low:

@@ -166,8 +166,8 @@ class PrismClient(object):
             detail = detail.group(1).strip() if detail else "certificate verify failed"
             if self.ca_path:
                 return ("the TLS certificate of %s could not be verified against nutanix_ca_path %s (%s): give the "
-                        "CA that signed it, or Prism's self-signed certificate itself" % (self.where, self.ca_path,
-                                                                                      detail))
+                        "CA that signed it, or Prism's self-signed certificate itself"
+                        % (self.where, self.ca_path, detail))
             return ("the TLS certificate of %s could not be verified (%s). Give the CA that signed it (or Prism's "
                     "self-signed certificate itself) in nutanix_ca_path, or set validate_certs: false on a "
                     "trusted management network" % (self.where, detail))
@@ -242,8 +242,8 @@ class PrismClient(object):
         metadata = answer.get("metadata") if isinstance(answer, dict) else None
         if not isinstance(metadata, dict) or not metadata.get("uuid"):
             raise PrismError("%s answered %s %s with JSON that is not a Prism v3 entity (no metadata.uuid): is "
-                             "this a Prism v3 API? Check nutanix_host and nutanix_port" % (self.where, method,
-                                                                                          API_PATH + path))
+                             "this a Prism v3 API? Check nutanix_host and nutanix_port"
+                             % (self.where, method, API_PATH + path))
         return answer
 
     # ------------------------------------------------------------------ generic intentful entities

@@ -39,7 +39,7 @@ def playbook_pid():
                               check=False).stdout.strip()
         if not line:
             break
-        parent, _, args = line.partition(" ")
+        parent, args = line.split(None, 1) if " " in line else (line, "")
         if "ansible-playbook" in args:
             found = pid
         pid = int(parent)

@@ -167,8 +167,8 @@ def main():
     if outcome["job"] is not None:
         result["job"] = outcome["job"]
     if params["sync"] and outcome["changed"] and outcome["result"] != "OK":
-        module.fail_json(msg="PAN-OS: commit job %s failed: %s" % (outcome["jobid"], "; ".join(outcome["details"])
-                                                                   or "no details"), changed=False, **result)
+        reason = "; ".join(outcome["details"]) or "no details"
+        module.fail_json(msg="PAN-OS: commit job %s failed: %s" % (outcome["jobid"], reason), changed=False, **result)
     module.done(outcome["changed"], **result)
 
 

@@ -88,8 +88,8 @@ def rootfs():
         proc = subprocess.run(["debootstrap", "--variant=minbase", "--include=" + ",".join(PACKAGES), SUITE, partial,
                                debian_mirror()], capture_output=True, text=True, check=False, timeout=900)
         if proc.returncode != 0:
-            raise RuntimeError("debootstrap failed (rc %d):\n%s" % (proc.returncode,
-                                                                  (proc.stdout + proc.stderr)[-3000:]))
+            output = (proc.stdout + proc.stderr)[-3000:]
+            raise RuntimeError("debootstrap failed (rc %d):\n%s" % (proc.returncode, output))
         _configure(partial)
         os.rename(partial, path)  # atomic: a cache directory is complete or absent
         return path

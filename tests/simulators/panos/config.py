@@ -205,9 +205,11 @@ class ConfigApi(object):
             return success(code=7, msg="Object doesn't exist")
         if any(node.getparent() is None for node in found):
             raise ApiError(15, "Operation denied: the configuration root cannot be deleted")
+        # The elements themselves, not their id()s: lxml makes a proxy per access, and a freed proxy's id is
+        # soon another's, which made an unrelated reference look doomed.
         doomed = set()
         for node in found:
-            doomed.update(id(n) for n in node.iter())
+            doomed.update(node.iter())
         for node in found:
             for obj in node.iter("entry"):
                 kind = object_kind(obj)
@@ -241,7 +243,7 @@ class ConfigApi(object):
         refs = []
         for where in scopes:
             for member in where.iter("member"):
-                if id(member) in doomed or not same((member.text or "").strip()):
+                if member in doomed or not same((member.text or "").strip()):
                     continue
                 if is_reference(member, kind):
                     label = label_of(member.getparent())

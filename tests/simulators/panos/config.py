@@ -109,7 +109,10 @@ class ConfigApi(object):
 
         def change(config):
             target = locate(config, xpath, create=True)
-            if any([self._merge(target, element, marker) for element in fragment]):
+            changed = False
+            for element in fragment:
+                changed = self._merge(target, element, marker) or changed
+            if changed:
                 marker.upward(target)
             return target
 
@@ -140,7 +143,8 @@ class ConfigApi(object):
         if len(new):
             changed = changed or bool((existing.text or "").strip())
             existing.text = None
-            changed = any([cls._merge(existing, child, marker) for child in new]) or changed
+            for child in new:
+                changed = cls._merge(existing, child, marker) or changed
         elif new.text is not None and new.text.strip() and new.tag != "member":
             changed = changed or len(existing) > 0 or existing.text != new.text
             for child in list(existing):

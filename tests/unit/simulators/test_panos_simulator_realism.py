@@ -300,14 +300,14 @@ def test_one_management_plane_bounds_throughput(make_sim):
     time they waited for it, which parallel sleeps would not. The calls/s are printed, not asserted."""
     per_call = 0.02
     sim = make_sim(latency=Latency(per_call, 2000.0, 10000.0, 0.1))
-    clients = [firewall(sim) for _ in range(4)]
+    clients = [firewall(sim) for _client in range(4)]
     for fw in clients:
         fw.refresh_system_info()                              # keygen and system info, before we count
     sim.reset_stats()
     rounds = 10
     started = time.monotonic()
     threads = [threading.Thread(target=lambda fw=fw: [fw.op("<show><clock/></show>", cmd_xml=False)
-                                                      for _ in range(rounds)]) for fw in clients]
+                                                      for _call in range(rounds)]) for fw in clients]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -39,7 +39,7 @@ def test_a_silent_client_holds_no_one_up_and_is_closed_after_the_idle_timeout(ma
     try:
         silent.settimeout(30)
         time.sleep(0.2)                                  # let the server accept it and start waiting on it
-        assert [_answer(sim) for _ in range(3)] == [200, 200, 200]    # served while the silent client waits
+        assert [_answer(sim) for _call in range(3)] == [200, 200, 200]   # served while the silent client waits
         # The server gives up on it: the peer closes, so recv() sees end of stream, not our own 30 s timeout.
         assert silent.recv(1) == b""
     finally:

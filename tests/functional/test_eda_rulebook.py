@@ -105,7 +105,8 @@ class Rulebook(object):
         try:
             # A GET is refused with the source's JSON 405: proof that it is our source answering.
             response = requests.get(self.url, verify=self.cert, timeout=2)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or the handshake is slow while drools starts on a loaded machine.
             return False
         return response.status_code == 405 and response.json()["error"] == "method_not_allowed"
 

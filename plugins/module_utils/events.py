@@ -29,16 +29,19 @@ class EventError(ValueError):
 
 
 class VmState(object):
-    """What the firewall cares about in a VM: who it is, whether it runs, its IPs and categories."""
+    """What the firewall cares about in a VM: who it is, whether it runs, its IPs, categories and cluster."""
 
-    __slots__ = ("uuid", "name", "power_state", "ips", "categories")
+    __slots__ = ("uuid", "name", "power_state", "ips", "categories", "cluster_uuid", "cluster_name")
 
-    def __init__(self, uuid, name=None, power_state=None, ips=(), categories=None):
+    def __init__(self, uuid, name=None, power_state=None, ips=(), categories=None, cluster_uuid=None,
+                 cluster_name=None):
         self.uuid = uuid
         self.name = name
         self.power_state = power_state
         self.ips = tuple(ips)
         self.categories = dict(categories or {})
+        self.cluster_uuid = cluster_uuid
+        self.cluster_name = cluster_name
 
     def __eq__(self, other):
         return isinstance(other, VmState) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
@@ -144,12 +147,15 @@ def vm_state_from_entity(entity):
         ips = _nic_ips(spec_res)
     power = normalize_power_state(status_res.get("power_state") or spec_res.get("power_state"))
     name = status.get("name") or spec.get("name")
+    cluster = _dict(status.get("cluster_reference")) or _dict(spec.get("cluster_reference"))
     return VmState(
         uuid=metadata.get("uuid"),
         name=name if isinstance(name, str) else None,
         power_state=power,
         ips=ips or (),
         categories=_categories(metadata) or {},
+        cluster_uuid=cluster.get("uuid") if isinstance(cluster.get("uuid"), str) else None,
+        cluster_name=cluster.get("name") if isinstance(cluster.get("name"), str) else None,
     )
 
 

@@ -77,7 +77,7 @@ def _tokens(text):
             raise ODataError("unexpected character at position %d: %r" % (pos, text[pos:pos + 10]))
         kind = match.lastgroup
         value = match.group(kind)
-        if kind == "name" and value in _KEYWORDS:
+        if (kind == "name" and value in _KEYWORDS) or kind == "punct":
             kind = value
         out.append((kind, value))
         pos = match.end()

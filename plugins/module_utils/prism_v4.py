@@ -219,15 +219,14 @@ class PrismV4(object):
         return path + "/" + quote(ext_id, safe="") if ext_id is not None else path
 
     # -------------------------------------------------------------- generic reads
-    def list(self, collection, filter=None, select=None):
+    def entities(self, collection, filter=None, select=None):
         """Every entity of *collection* ((namespace, resource)) matching *filter*, page by page."""
         page = 0
         seen = 0
         while True:
             answer = self._page(collection, page, MAX_LIMIT, filter, select)
             batch = items(answer)
-            for entity in batch:
-                yield entity
+            yield from batch
             seen += len(batch)
             total = total_results(answer)
             if len(batch) < MAX_LIMIT or (total is not None and seen >= total):
@@ -301,7 +300,7 @@ class PrismV4(object):
     def cluster_names(self, ext_ids):
         """{extId: name} for the clusters given. A Prism Central has few clusters: one list reads them all."""
         def fetch(missing):
-            names = dict((c.get("extId"), c.get("name")) for c in self.list(CLUSTERS, select=CLUSTER_SELECT)
+            names = dict((c.get("extId"), c.get("name")) for c in self.entities(CLUSTERS, select=CLUSTER_SELECT)
                          if isinstance(c.get("name"), str))
             return dict((e, names.get(e)) for e in set(missing) | set(names))
         return self._cached(CLUSTERS, ext_ids, fetch)
@@ -319,7 +318,7 @@ class PrismV4(object):
     # -------------------------------------------------------------- VMs as VmState
     def vm_states(self):
         """Every VM as a VmState (paged by 100)."""
-        return self._states(list(self.list(VMS, select=VM_SELECT)))
+        return self._states(list(self.entities(VMS, select=VM_SELECT)))
 
     def vm_states_for(self, uuids):
         """{uuid: VmState, or None when Prism does not know the VM} for *uuids*, batched (see lookup)."""

@@ -172,7 +172,7 @@ class ODataFilter(object):
         if kind == "string":
             return text[1:-1].replace("''", "'")
         if kind == "enum":
-            type_name, _, quoted = text.partition("'")
+            type_name, quoted = text.split("'", 1)
             expected = self.fields[path]
             if expected is None or type_name != expected:
                 raise ODataError("%s is not of type %s" % (path, type_name))
@@ -296,8 +296,8 @@ class PrismV4(object):
 
     def _list(self, collection, version):
         args = request.args
-        unsupported = sorted(k for k in args if k.startswith("$") and k not in ("$page", "$limit", "$filter",
-                                                                                 "$select"))
+        served = ("$page", "$limit", "$filter", "$select")
+        unsupported = sorted(k for k in args if k.startswith("$") and k not in served)
         if unsupported:
             raise _invalid(unsupported[0], "query parameter %s is not supported" % unsupported[0])
         page = _int_arg("$page", 0, minimum=0)

@@ -64,7 +64,7 @@ def probe(request):
         if extra_path:
             env["PYTHONPATH"] = os.path.join(os.path.dirname(os.path.dirname(sdk_python)), extra_path)
         run = subprocess.run([sdk_python, os.path.join(HERE, "sdk_v4_probe.py"), json.dumps(cfg)],
-                             capture_output=True, text=True, env=env, timeout=120)
+                             capture_output=True, text=True, env=env, timeout=120, check=False)
         assert run.returncode in (0, 1) and run.stdout, run.stderr[-3000:]
         yield json.loads(run.stdout), listed, nic_class
     finally:

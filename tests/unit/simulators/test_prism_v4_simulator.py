@@ -110,8 +110,8 @@ def test_v4_shows_what_v3_changed_and_only_vms_that_exist(prism):
     entity = call("GET", "/api/nutanix/v3/vms/" + uuid).json()
     entity["metadata"]["categories"] = {"AppTier": "Db"}
     entity["spec"]["resources"]["power_state"] = "OFF"
-    assert call("PUT", "/api/nutanix/v3/vms/" + uuid, json={"metadata": entity["metadata"],
-                                                             "spec": entity["spec"]}).status_code == 202
+    update = {"metadata": entity["metadata"], "spec": entity["spec"]}
+    assert call("PUT", "/api/nutanix/v3/vms/" + uuid, json=update).status_code == 202
     assert sim.wait_idle(timeout=10)
     vm = call("GET", VMS + "/" + uuid).json()["data"]
     assert vm["powerState"] == "OFF" and vm["categories"][0]["extId"] == category_ext_id("AppTier", "Db")

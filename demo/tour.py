@@ -26,7 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import tests.conftest  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 from tests.conftest import COLLECTIONS_ROOT  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient  # noqa: E402
+from tests.simulators.prism.admin import PrismAdmin  # noqa: E402  pylint: disable=wrong-import-position
 
 requests.packages.urllib3.disable_warnings()  # the simulators' certificates are self-signed
 BIN = os.path.dirname(sys.executable)
@@ -47,14 +47,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(name, script, port, *args):
+def start(name, command, port, *args):
+    """Start a simulator standalone (``python -m tests.simulators.panos ...``); print its address and certificate."""
     proc = subprocess.Popen(  # pylint: disable=consider-using-with
-        [sys.executable, os.path.join(ROOT, "tests", "simulators", script), "--port", str(port)] + list(args),
+        [sys.executable, "-m"] + command + ["--port", str(port)] + list(args),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     line = proc.stdout.readline().strip()
     if "ready" not in line:
         raise SystemExit("%s simulator did not start: %s" % (name, line))
     print("  " + line)
+    print("  " + proc.stdout.readline().strip())
     return proc
 
 
@@ -116,8 +118,10 @@ def main():
     try:
         say("1. Start the simulators (they stand in for Prism Central and a VM-Series firewall)")
         prism_port, fw_port, listener_port = free_port(), free_port(), free_port()
-        procs.append(start("Prism", "prism.py", prism_port, "--username", PRISM_USER, "--password", PRISM_PASSWORD))
-        procs.append(start("PAN-OS", "panos.py", fw_port, "--username", FW_USER, "--password", FW_PASSWORD))
+        procs.append(start("Prism", ["tests.simulators.prism", "serve"], prism_port,
+                           "--username", PRISM_USER, "--password", PRISM_PASSWORD))
+        procs.append(start("PAN-OS", ["tests.simulators.panos"], fw_port,
+                           "--username", FW_USER, "--password", FW_PASSWORD))
         fw_url = "https://127.0.0.1:%d" % fw_port
 
         say("2. Deploy the listener with the role, register its webhook, lay the firewall scaffold")
@@ -163,8 +167,8 @@ def main():
         print("  deployed in %.0fs; the listener answers /healthz:" % (time.monotonic() - started))
         print("  " + requests.get("http://127.0.0.1:%d/healthz" % listener_port, timeout=5).text.strip()[:200])
 
-        prism = PrismClient("127.0.0.1", port=prism_port, username=PRISM_USER, password=PRISM_PASSWORD,
-                            validate_certs=False)
+        prism = PrismAdmin("127.0.0.1", port=prism_port, username=PRISM_USER, password=PRISM_PASSWORD,
+                           validate_certs=False)
         hooks = prism.list_webhooks()
         for hook in hooks:
             spec = hook["spec"]

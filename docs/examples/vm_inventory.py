@@ -5,7 +5,7 @@
 It shows the whole plugin API (see docs/plugins.md): option checking, start/stop, per-event results,
 retryable and permanent failures, idempotent application, and asking Prism when the payload is incomplete.
 
-Configuration (the module must be importable by the listener, e.g. on its PYTHONPATH):
+Configuration (the module must be importable by the listener: in its virtualenv, or from a checkout on PYTHONPATH):
 
     plugin:
       name: vm_inventory:VmInventoryPlugin

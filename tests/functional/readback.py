@@ -4,6 +4,7 @@ import xml.etree.ElementTree as ET
 import requests
 
 from tests.functional.conftest import PANOS_PASSWORD, PANOS_USERNAME, PRISM_PASSWORD, PRISM_USERNAME
+from tests.simulators.prism.admin import PrismAdmin
 
 
 def _panos_op(panos_sim, cmd):
@@ -39,16 +40,8 @@ def dag_members(panos_sim):
     return members
 
 
-def prism(prism_sim, method, path, json=None):
-    response = requests.request(method, prism_sim.url + "/api/nutanix/v3" + path, json=json, verify=False,
-                                auth=(PRISM_USERNAME, PRISM_PASSWORD), timeout=30)
-    assert response.status_code < 300, response.text
-    return response.json() if response.content else None
-
-
 def create_vm(prism_sim, name, ips, categories, power_state="ON"):
-    nics = [{"ip_endpoint_list": [{"ip": ip, "type": "ASSIGNED"}]} for ip in ips]
-    body = prism(prism_sim, "POST", "/vms", {
-        "metadata": {"kind": "vm", "categories": categories},
-        "spec": {"name": name, "resources": {"power_state": power_state, "nic_list": nics}}})
-    return body["metadata"]["uuid"]
+    """Create a VM in the Prism simulator (not waiting for it to complete); return its uuid."""
+    admin = PrismAdmin(prism_sim.host, port=prism_sim.port, username=PRISM_USERNAME, password=PRISM_PASSWORD,
+                       ca_path=prism_sim.cert_path)
+    return admin.new_vm(name, ips, categories, power_state, wait=False)

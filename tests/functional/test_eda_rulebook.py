@@ -21,7 +21,7 @@ import yaml
 from tests.functional.conftest import PANOS_PASSWORD, PANOS_USERNAME, PRISM_PASSWORD, PRISM_USERNAME
 from tests.functional.readback import registered_ips
 from tests.simulators._common import make_self_signed_cert
-from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient
+from tests.simulators.prism.admin import PrismAdmin
 
 BIN = os.path.dirname(sys.executable)
 RULEBOOK = shutil.which("ansible-rulebook", path=BIN) or shutil.which("ansible-rulebook")
@@ -105,7 +105,8 @@ class Rulebook(object):
         try:
             # A GET is refused with the source's JSON 405: proof that it is our source answering.
             response = requests.get(self.url, verify=self.cert, timeout=2)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or the handshake is slow while drools starts on a loaded machine.
             return False
         return response.status_code == 405 and response.json()["error"] == "method_not_allowed"
 
@@ -162,8 +163,8 @@ def start_rulebook(tmp_path, panos_sim):
 
 def subscribe(prism_sim, url):
     """Register the webhook in Prism (VM.ON and VM.OFF only) and wait until Prism delivers to it."""
-    prism = PrismClient(prism_sim.host, port=prism_sim.port, username=PRISM_USERNAME, password=PRISM_PASSWORD,
-                        validate_certs=False)
+    prism = PrismAdmin(prism_sim.host, port=prism_sim.port, username=PRISM_USERNAME, password=PRISM_PASSWORD,
+                       validate_certs=False)
     hook = prism.create_webhook({"name": "eda", "resources": {
         "post_url": url, "events_filter_list": ["VM.ON", "VM.OFF"],
         "credentials": {"username": WEBHOOK_USER, "password": WEBHOOK_PASSWORD}}})
@@ -172,10 +173,7 @@ def subscribe(prism_sim, url):
 
 
 def create_vm(prism, name, ip, categories):
-    spec = {"name": name, "resources": {"power_state": "ON", "nic_list": [{"ip_endpoint_list": [{"ip": ip}]}]}}
-    uuid = prism.create_vm(spec, metadata={"categories": categories})["metadata"]["uuid"]
-    prism.wait_for_vm(uuid, timeout=30)
-    return uuid
+    return prism.new_vm(name, [ip], categories)
 
 
 def assert_no_secret(rulebook):

@@ -2,14 +2,18 @@
 
 Service manager "none" (no systemd as PID 1 here): the role starts the rendered unit's exact ExecStart. The
 Prism simulator delivers real webhook POSTs to the deployed listener, which drives the PAN-OS simulator; the
-firewall is read back through its XML API.
+firewall is read back through its XML API. The listener runs from the wheel the role built and pip-installed
+into its virtualenv; what is on the target is read back with the venv's own python and pip.
 """
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+
+from pathlib import Path
 
 import pytest
 import requests
@@ -84,9 +88,42 @@ def deploy(tmp_path, variables, name="deploy_listener.yml"):
     return run
 
 
+def installed_files(venv):
+    """What pip installed for the listener's distribution, by the venv's own pip."""
+    show = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "show", "--files", "netevents-listener"],
+                          capture_output=True, text=True, check=True).stdout
+    return [line.strip() for line in show.split("Files:", 1)[1].splitlines() if line.strip()]
+
+
+def imported_from(venv):
+    """Where the venv's python imports the listener and the collection's module_utils from."""
+    code = ("import json, netevents_listener, ansible_collections.netevents.nutanix.plugins.module_utils.prism as p;"
+            "print(json.dumps([netevents_listener.__file__, p.__file__]))")
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True,
+                         cwd="/", env={"PATH": os.environ["PATH"]})
+    return json.loads(out.stdout)
+
+
 def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_sim):
     first = deploy(tmp_path, deployment)
     assert first.changed_count > 0
+
+    # On the target: the pip-installed package in the venv, its wheel, the pinned requirements, the supervisor
+    # and the reference unit; no loose copy of the code, no PYTHONPATH.
+    opt = tmp_path / "opt"
+    assert sorted(p.name for p in opt.iterdir()) == [
+        "netevents-listener.service", "netevents_listener-0.1.0-py3-none-any.whl", "requirements.txt",
+        "supervise.py", "venv"]
+    site = sorted((opt / "venv" / "lib").glob("python3*/site-packages"))[0]
+    assert imported_from(opt / "venv") == [
+        str(site / "netevents_listener" / "__init__.py"),
+        str(site / "ansible_collections" / "netevents" / "nutanix" / "plugins" / "module_utils" / "prism.py")]
+    files = installed_files(opt / "venv")
+    assert "netevents_listener/plugins/panos.py" in files
+    shipped_utils = sorted(f.name for f in (Path(REPO) / "plugins" / "module_utils").glob("*.py"))
+    assert sorted(os.path.basename(f) for f in files if "/module_utils/" in f and f.endswith(".py")) == shipped_utils
+    unit = (opt / "netevents-listener.service").read_text()
+    assert "ExecStart=%s/venv/bin/python -m netevents_listener" % opt in unit and "PYTHONPATH" not in unit
 
     # The service answers /healthz and its webhook is registered in Prism (read through the v3 API).
     health = requests.get("http://127.0.0.1:%d/healthz" % deployment["listener_port"], timeout=5)
@@ -119,6 +156,26 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
     pid = (tmp_path / "state" / "listener.pid").read_text()
     second = deploy(tmp_path, deployment)
     assert second.changed_count == 0, [r["task"] for r in second.results if r["result"].get("changed")]
+    assert (tmp_path / "state" / "listener.pid").read_text() == pid
+
+    # Wrong credentials stop the run before anything on the host changes: no new secret on disk, no restart,
+    # and the message names the role's variables.
+    secrets = {p.name: p.read_text() for p in (tmp_path / "etc" / "secrets").iterdir()}
+    bad_prism = run_playbook(tmp_path / "bad-prism", playbook=os.path.join(PLAYBOOKS, "deploy_listener.yml"),
+                             extra_vars=dict(deployment, listener_prism_password="Wr0ng-Pr1sm-pw"))
+    bad_panos = run_playbook(tmp_path / "bad-panos", playbook=os.path.join(PLAYBOOKS, "deploy_listener.yml"),
+                             extra_vars=dict(deployment, listener_panos_targets=[
+                                 dict(deployment["listener_panos_targets"][0], password="Wr0ng-Pan0s-pw")]))
+    for run, names in ((bad_prism, ["listener_prism_username", "listener_prism_password"]),
+                       (bad_panos, ["listener_panos_targets[0].username", "listener_panos_targets[0].api_key"])):
+        assert run.rc != 0
+        failed = run.failed[-1]["result"]
+        message = " ".join([failed["msg"]] + [r.get("msg", "") for r in failed.get("results", [])])
+        assert all(name in message for name in names), message
+        assert "nutanix_password" not in run.stdout and "provider.password" not in run.stdout, run.stdout[-3000:]
+        assert "Wr0ng" not in run.stdout + run.stderr
+        assert not [r["task"] for r in run.results if r["result"].get("changed")]
+    assert {p.name: p.read_text() for p in (tmp_path / "etc" / "secrets").iterdir()} == secrets
     assert (tmp_path / "state" / "listener.pid").read_text() == pid
 
     # Removal unregisters the webhook and stops the service; the queue stays (no purge).

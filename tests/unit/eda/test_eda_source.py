@@ -153,12 +153,11 @@ def assert_refused(response, status, reason):
 def test_a_prism_delivery_becomes_one_normalised_event(source):
     """The Prism simulator itself POSTs VM.ON, as Prism would; the event says what Prism holds about the VM."""
     from tests.simulators.prism import PrismSimulator
-
-    from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient
+    from tests.simulators.prism.admin import PrismAdmin
 
     with PrismSimulator(username="admin", password="Pr1sm-pw", pending_seconds=0.05) as prism_sim:
-        client = PrismClient(prism_sim.host, port=prism_sim.port, username="admin", password="Pr1sm-pw",
-                             validate_certs=False)
+        client = PrismAdmin(prism_sim.host, port=prism_sim.port, username="admin", password="Pr1sm-pw",
+                            validate_certs=False)
         hook = client.create_webhook({"name": "eda", "resources": {
             "post_url": source.url, "events_filter_list": ["VM.ON"],
             "credentials": {"username": USER, "password": PASSWORD}}})

@@ -7,9 +7,10 @@ import xml.etree.ElementTree as ET
 import requests
 
 from listener_helpers import WEBHOOK_PASSWORD, WEBHOOK_USER, make_config, write_secret
-from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient, webhook_spec
+from ansible_collections.netevents.nutanix.plugins.module_utils.prism import webhook_spec
 from tests.simulators.panos import PanosSimulator
 from tests.simulators.prism import PrismSimulator
+from tests.simulators.prism.admin import PrismAdmin
 
 # Unusual values, so a test can prove none of them ever shows up where it should not.
 PRISM_USER = "netevents-svc"
@@ -56,8 +57,8 @@ def panos_config(directory, prism, targets, options=None, queue=None, reconcile_
 
 
 def prism_client(prism):
-    return PrismClient(prism.host, port=prism.port, username=PRISM_USER, password=PRISM_PASSWORD,
-                       validate_certs=False)
+    return PrismAdmin(prism.host, port=prism.port, username=PRISM_USER, password=PRISM_PASSWORD,
+                      validate_certs=False)
 
 
 def subscribe(client, post_url, events=None):

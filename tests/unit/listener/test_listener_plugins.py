@@ -8,10 +8,11 @@ import pytest
 
 from listener_helpers import (EXAMPLES, WEBHOOK_PASSWORD, WEBHOOK_USER, envelope, make_config, read_jsonl,
                               wait_for, write_secret)
-from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient, webhook_spec
+from ansible_collections.netevents.nutanix.plugins.module_utils.prism import webhook_spec
 from netevents_listener.config import load_config
 from netevents_listener.service import Service
 from tests.simulators.prism import PrismSimulator
+from tests.simulators.prism.admin import PrismAdmin
 
 HEADERS = {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (WEBHOOK_USER, WEBHOOK_PASSWORD)).encode()).decode(),
            "Content-Type": "application/json"}
@@ -60,8 +61,8 @@ def test_example_plugin_is_loaded_by_module_attribute_and_applies_events(tmp_pat
 
 
 def test_example_plugin_asks_prism_when_the_payload_lacks_ips(tmp_path, examples_on_path, prism):
-    client = PrismClient(prism.host, port=prism.port, username="admin", password="prism-secret",
-                         validate_certs=False)
+    client = PrismAdmin(prism.host, port=prism.port, username="admin", password="prism-secret",
+                        validate_certs=False)
     created = client.create_vm({"name": "db-01", "resources": {"power_state": "ON", "nic_list": [
         {"ip_endpoint_list": [{"ip": "10.20.0.7"}]}]}}, metadata={"categories": {"AppTier": "DB"}})
     vm_uuid = created["metadata"]["uuid"]
@@ -88,8 +89,8 @@ def test_example_plugin_asks_prism_when_the_payload_lacks_ips(tmp_path, examples
 
 def test_prism_webhook_deliveries_reach_the_real_listener(tmp_path, listener_process, prism):
     server = listener_process(make_config(tmp_path)).start()
-    client = PrismClient(prism.host, port=prism.port, username="admin", password="prism-secret",
-                         validate_certs=False)
+    client = PrismAdmin(prism.host, port=prism.port, username="admin", password="prism-secret",
+                        validate_certs=False)
     hook = client.create_webhook(webhook_spec("netevents-test", server.url, ["VM.CREATE", "VM.ON", "VM.OFF"],
                                               credentials={"username": WEBHOOK_USER, "password": WEBHOOK_PASSWORD}))
     client.wait_for_webhook(hook["metadata"]["uuid"], timeout=30)

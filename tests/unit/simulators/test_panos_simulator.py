@@ -25,7 +25,8 @@ from panos.policies import PostRulebase, PreRulebase, Rulebase, SecurityRule
 from tests.simulators.panos import FilterError, PanosSimulator, parse_filter
 
 VSYS = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']"
-SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "simulators", "panos.py")
+REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")
+STANDALONE = [sys.executable, "-m", "tests.simulators.panos"]
 
 
 # ---------------------------------------------------------------- fixtures and helpers
@@ -358,8 +359,7 @@ def test_malformed_input_gets_an_xml_error_never_a_crash(sim, kind, action, xpat
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(section=st.sampled_from(["register", "unregister", "register-user", "unregister-user", "login", "logout",
-                                "groups", "bogus"]),
+@given(section=st.sampled_from(["register", "unregister", "bogus"]),
        entries=st.lists(st.tuples(st.text(max_size=16), st.text(max_size=16), st.text(max_size=6)), max_size=4),
        query=st.tuples(st.text(max_size=8), st.text(max_size=8), st.text(max_size=16)))
 def test_odd_user_id_messages_and_queries_never_crash(sim, section, entries, query):
@@ -501,17 +501,6 @@ def test_userid_register_unregister_and_duplicates(sim):
 
     root = call(sim, type="user-id", cmd=uid.replace("2001:db8::5", "10.0.0.300"))[1]
     assert "invalid ip address" in ET.tostring(root).decode()
-
-
-def test_registered_user_tags(sim):
-    fw = firewall(sim)
-    fw.userid.tag_user("alice", ["vip"], timeout=60)
-    fw.userid.tag_user("bob", ["vip", "contractor"])
-    assert fw.userid.get_user_tags() == {"alice": ["vip"], "bob": ["contractor", "vip"]}
-    fw.userid.untag_user("bob", ["vip"])
-    assert fw.userid.get_user_tags(user="bob") == {"bob": ["contractor"]}
-    sim.advance_clock(61)
-    assert fw.userid.get_user_tags() == {"bob": ["contractor"]}
 
 
 def test_tag_timeouts_expire(sim):
@@ -704,9 +693,9 @@ def test_fault_error_answers_an_http_status(sim):
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_standalone_mode_prints_its_url_and_stops_on_sigterm():
-    proc = subprocess.Popen([sys.executable, SCRIPT, "--port", "0", "--username", "u1", "--password", "p-1",
-                             "--commit-seconds", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True)
+    proc = subprocess.Popen(STANDALONE + ["--port", "0", "--username", "u1", "--password", "p-1",
+                                          "--commit-seconds", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, cwd=REPO)
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("PAN-OS simulator ready at https://127.0.0.1:"), line
@@ -749,8 +738,6 @@ def test_the_requests_pan_os_python_makes(sim):
     fw.userid.register("10.1.0.1", "rec", timeout=60)
     fw.userid.unregister("10.1.0.1", "rec")
     fw.userid.get_registered_ip(tags="rec")
-    fw.userid.tag_user("u", ["rec"])
-    fw.userid.get_user_tags()
     second.delete()
     kinds = []
     for r in sim_requests(sim):
@@ -760,7 +747,7 @@ def test_the_requests_pan_os_python_makes(sim):
         elif r["type"] in ("op", "user-id"):
             root = ET.fromstring(r["cmd"])
             label = [root.tag]
-            while len(root) == 1 and label[-1] not in ("registered-ip", "jobs", "registered-user", "payload"):
+            while len(root) == 1 and label[-1] not in ("registered-ip", "jobs", "payload"):
                 root = root[0]
                 label.append(root.tag)
             if r["type"] == "user-id":
@@ -771,8 +758,7 @@ def test_the_requests_pan_os_python_makes(sim):
     assert set(kinds) == {
         "keygen", "op show system info", "config set", "config edit", "config get", "config move",
         "config delete", "op check pending-changes", "commit", "op show jobs", "user-id uid-message register",
-        "user-id uid-message unregister", "op show object registered-ip", "user-id uid-message register-user",
-        "op show object registered-user",
+        "user-id uid-message unregister", "op show object registered-ip",
     }, kinds
 
 

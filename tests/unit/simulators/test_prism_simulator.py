@@ -19,7 +19,8 @@ from ansible_collections.netevents.nutanix.plugins.module_utils.events import pa
 from tests.simulators.prism import PrismSimulator
 
 V3 = "/api/nutanix/v3"
-SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "simulators", "prism.py")
+REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")
+STANDALONE = [sys.executable, "-m", "tests.simulators.prism", "serve"]
 
 
 # ---------------------------------------------------------------- fixtures and helpers
@@ -646,9 +647,8 @@ def _free_port():
 def test_standalone_script(tmp_path):
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, SCRIPT, "--port", str(port), "--username", "ops", "--password", "pw",
-         "--pending-seconds", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        STANDALONE + ["--port", str(port), "--username", "ops", "--password", "pw", "--pending-seconds", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
     try:
         lines = []
         reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)

@@ -13,8 +13,9 @@ import subprocess
 import pytest
 import requests
 
-from tests.simulators.prism import CLUSTER_REF, PrismSimulator
-from tests.simulators.prism_v4 import ALL_VERSIONS, PrismV4
+from tests.simulators.prism import PrismSimulator
+from tests.simulators.prism.entities import CLUSTER_REF
+from tests.simulators.prism.v4 import ALL_VERSIONS, PrismV4
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))

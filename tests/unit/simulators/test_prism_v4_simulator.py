@@ -3,7 +3,7 @@ import pytest
 import requests
 
 from tests.simulators.prism import PrismSimulator
-from tests.simulators.prism_v4 import ODataError, ODataFilter, PrismV4, category_ext_id
+from tests.simulators.prism.v4 import ODataError, ODataFilter, PrismV4, category_ext_id
 
 VM_FIELDS = {"extId": None, "name": None, "powerState": "Vmm.Ahv.Config.PowerState", "cluster/extId": None}
 VMS = "/api/vmm/v4.3/ahv/config/vms"

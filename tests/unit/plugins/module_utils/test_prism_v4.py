@@ -11,7 +11,8 @@ from ansible_collections.netevents.nutanix.plugins.module_utils.prism import Pri
 from ansible_collections.netevents.nutanix.plugins.module_utils.prism_v4 import (
     PrismV4, error_messages, ext_id_filter, nic_ips, odata_string, usable_version, vm_state_from_v4)
 from tests.simulators.prism import PrismSimulator
-from tests.simulators.prism_v4 import PrismV4 as SimV4
+from tests.simulators.prism.admin import PrismAdmin
+from tests.simulators.prism.v4 import PrismV4 as SimV4
 
 # A 404 body as a Prism Central sent it (quoted in a public cluster-api-provider-nutanix test).
 REAL_404 = {"data": {"error": [{"$reserved": {"$fv": "v4.r1"}, "$objectType": "vmm.v4.error.AppMessage",
@@ -99,10 +100,11 @@ def transport(client):
         response = client.session.request(method, client.base_url + path, params=params, timeout=client.timeout,
                                           verify=client.verify)
         if response.status_code >= 400:
-            error = client._http_error(response, method, path, 0)  # pylint: disable=protected-access
             body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
-            raise PrismError(str(error), status_code=error.status_code,
-                             message_list=error.message_list or error_messages(body))
+            if error_messages(body) or response.status_code == 401:
+                raise PrismError("HTTP %d" % response.status_code, status_code=response.status_code,
+                                 message_list=error_messages(body))
+            raise client._http_error(response, method, path, 0)  # pylint: disable=protected-access
         return response.json() if response.content else None
     return send
 
@@ -205,11 +207,10 @@ def test_a_prism_that_refuses_or_ignores_the_ext_id_filter_is_read_one_vm_at_a_t
 def test_a_change_through_v3_is_what_v4_reads_next(make_prism):
     sim, client, v4 = make_prism(vms=1)
     entity = next(iter(client.list_vms()))
-    entity["metadata"]["categories"] = {"AppTier": "Db"}
-    entity["spec"]["resources"]["power_state"] = "OFF"
-    client.update_vm(entity["metadata"]["uuid"], entity["spec"], entity["metadata"]["spec_version"],
-                     metadata=entity["metadata"])
-    client.wait_for_vm(entity["metadata"]["uuid"])
+    admin = PrismAdmin(sim.host, port=sim.port, username="admin", password="secret", ca_path=sim.cert_path)
+    admin.set_categories(entity["metadata"]["uuid"], {"AppTier": "Db"})
+    admin.set_power_state(entity["metadata"]["uuid"], "OFF")
+    admin.wait_for_vm(entity["metadata"]["uuid"])
     state = v4.vm_states_for([entity["metadata"]["uuid"]])[entity["metadata"]["uuid"]]
     assert (state.power_state, state.categories) == ("OFF", {"AppTier": "Db"})
 

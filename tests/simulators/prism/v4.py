@@ -25,6 +25,8 @@ import uuid as uuidlib
 
 from flask import Blueprint, abort, g, jsonify, request
 
+from tests.simulators.prism.app import authorized
+
 ALL_VERSIONS = ("v4.0", "v4.1", "v4.2", "v4.3")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -283,7 +285,7 @@ class PrismV4(object):
         if self.api_key and key is not None:
             if hmac.compare_digest(key.encode("utf-8"), self.api_key.encode("utf-8")):
                 return
-        elif self.sim._authorized():
+        elif authorized(self.sim):
             return
         raise V4Error(401, "AUTH-401", "Authentication required.")
 

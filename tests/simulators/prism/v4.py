@@ -13,13 +13,12 @@ through v3 is what v4 shows. What it answers, and why (sources and certainty in 
 - ``OPTIONS /api/<ns>/unversioned/info``: the newest version served, where that is v4.2 or later (what the SDKs
   negotiate with).
 - Errors as ``{"data": {"error": [AppMessage...] | SchemaValidationError}}``; a 401 for bad or missing
-  credentials (basic auth, or the ``X-ntnx-api-key`` header when an API key is set).
+  credentials (basic auth, or the ``X-ntnx-api-key`` header when the simulator has an API key: app.authorized).
 
 ``$filter`` is a small real OData parser of the subset clients use: ``eq``/``ne``, ``in (...)``, ``and``/``or``/
 ``not``, parentheses, ``startswith``/``contains``, string, number, boolean and enum literals
 (``Vmm.Ahv.Config.PowerState'ON'``), on the fields each collection lists as filterable; anything else is a 400.
 """
-import hmac
 import re
 import uuid as uuidlib
 
@@ -224,11 +223,11 @@ class PrismV4(object):
     """The v4 side of one PrismSimulator (it reads ``sim.vms`` under ``sim._lock``).
 
     versions: the v4 versions served (empty: a Prism with no v4, every v4 path a 404).
-    api_key: also accept this ``X-ntnx-api-key``. ext_id_filter: how a $filter naming extId is treated —
-    ``honour``, ``refuse`` (400, as a Prism that does not index it would) or ``ignore`` (answered unfiltered).
+    ext_id_filter: how a $filter naming extId is treated — ``honour``, ``refuse`` (400, as a Prism that does not
+    index it would) or ``ignore`` (answered unfiltered).
     """
 
-    def __init__(self, sim, versions=ALL_VERSIONS, api_key=None, ext_id_filter="honour"):
+    def __init__(self, sim, versions=ALL_VERSIONS, ext_id_filter="honour"):
         if ext_id_filter not in EXT_ID_FILTER_MODES:
             raise ValueError("ext_id_filter must be one of %s" % (EXT_ID_FILTER_MODES,))
         unknown = set(versions) - set(ALL_VERSIONS)
@@ -236,7 +235,6 @@ class PrismV4(object):
             raise ValueError("unknown v4 versions %s" % sorted(unknown))
         self.sim = sim
         self.versions = tuple(v for v in ALL_VERSIONS if v in versions)
-        self.api_key = api_key
         self.ext_id_filter = ext_id_filter
         self.categories = {}  # extId -> {"key", "value"}: every pair ever seen on a VM (Prism keeps categories)
         self.collections = {
@@ -281,13 +279,8 @@ class PrismV4(object):
         app.register_blueprint(blueprint)
 
     def _authenticate(self):
-        key = request.headers.get("X-ntnx-api-key")
-        if self.api_key and key is not None:
-            if hmac.compare_digest(key.encode("utf-8"), self.api_key.encode("utf-8")):
-                return
-        elif authorized(self.sim):
-            return
-        raise V4Error(401, "AUTH-401", "Authentication required.")
+        if not authorized(self.sim):
+            raise V4Error(401, "AUTH-401", "Authentication required.")
 
     # -------------------------------------------------------------- handlers
     def _info(self, ns):
@@ -407,7 +400,7 @@ class PrismV4(object):
             "categories": [_ref("vmm.v4.ahv.config.CategoryReference", category_ext_id(k, v), version)
                            for k, v in sorted(categories.items())],
             "nics": [self._nic(nic, version) for nic in res.get("nic_list", [])],
-            "numSockets": 1, "numCoresPerSocket": 1, "memorySizeBytes": 1073741824,
+            "numSockets": 1, "numCoresPerSocket": 1, "memorySizeBytes": res.get("memory_size_mib", 1024) << 20,
             "$objectType": "vmm.v4.ahv.config.Vm", "$reserved": _reserved(version),
         }
         if spec.get("description") is not None:

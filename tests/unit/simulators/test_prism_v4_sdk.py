@@ -15,7 +15,7 @@ import requests
 
 from tests.simulators.prism import PrismSimulator
 from tests.simulators.prism.entities import CLUSTER_REF
-from tests.simulators.prism.v4 import ALL_VERSIONS, PrismV4
+from tests.simulators.prism.v4 import ALL_VERSIONS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -42,8 +42,7 @@ SDKS = {
 def probe(request):
     sdk_python = _sdk_python()
     extra_path, versions, nic_class = SDKS[request.param]
-    sim = PrismSimulator(pending_seconds=0)
-    PrismV4(sim, versions=versions).register(sim.app)
+    sim = PrismSimulator(pending_seconds=0, v4_versions=versions)
     sim.start()
     try:
         web = sim.seed_vms(3, name_prefix="web", categories={"AppTier": "Web", "Env": "Prod"})

@@ -3,7 +3,7 @@ import pytest
 import requests
 
 from tests.simulators.prism import PrismSimulator
-from tests.simulators.prism.v4 import ODataError, ODataFilter, PrismV4, category_ext_id
+from tests.simulators.prism.v4 import ODataError, ODataFilter, category_ext_id
 
 VM_FIELDS = {"extId": None, "name": None, "powerState": "Vmm.Ahv.Config.PowerState", "cluster/extId": None}
 VMS = "/api/vmm/v4.3/ahv/config/vms"
@@ -46,8 +46,7 @@ def prism():
     made = []
 
     def make(**options):
-        sim = PrismSimulator(pending_seconds=0)
-        PrismV4(sim, **options).register(sim.app)
+        sim = PrismSimulator(pending_seconds=0, **options)
         made.append(sim.start())
         session = requests.Session()
         session.auth = (sim.username, sim.password)
@@ -136,13 +135,13 @@ def test_the_nic_shape_follows_the_version(prism):
 
 
 def test_served_versions_and_negotiation(prism):
-    _sim, call = prism(versions=("v4.0", "v4.1"))
+    _sim, call = prism(v4_versions=("v4.0", "v4.1"))
     assert call("GET", "/api/vmm/v4.1/ahv/config/vms").status_code == 200
     assert call("GET", "/api/vmm/v4.3/ahv/config/vms").status_code == 404
     assert call("OPTIONS", "/api/vmm/unversioned/info").status_code == 404  # no negotiation before v4.2
-    _sim, call = prism(versions=("v4.0", "v4.1", "v4.2"))
+    _sim, call = prism(v4_versions=("v4.0", "v4.1", "v4.2"))
     assert call("OPTIONS", "/api/prism/unversioned/info").json()["data"] == "v4.2"
-    _sim, call = prism(versions=())  # a Prism with no v4 at all: 404, as an older Prism answers
+    _sim, call = prism(v4_versions=())  # a Prism with no v4 at all: 404, as an older Prism answers
     assert call("GET", "/api/vmm/v4.0/ahv/config/vms").status_code == 404
     assert call("GET", "/api/nutanix/v3/users/me").status_code == 200
 

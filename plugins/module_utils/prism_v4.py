@@ -166,8 +166,8 @@ class PrismV4(object):
     """The v4 calls of one PrismClient.
 
     send(method, path, params=None) sends one call on the client's session (path from the host root, e.g.
-    ``/api/vmm/v4.3/ahv/config/vms``) and returns the decoded JSON, raising *error* (PrismError, with its
-    status_code) on failure; *where* names the Prism in messages. Discovered versions and what the Prism
+    ``/api/vmm/v4.3/ahv/config/vms``) and returns the decoded JSON, raising *error* (PrismError: status_code
+    when Prism answered, http_status whatever answered) on failure; *where* names the Prism in messages. Discovered versions and what the Prism
     refuses are remembered for the client's life.
     """
 
@@ -192,7 +192,7 @@ class PrismV4(object):
         try:
             info = self._send("OPTIONS", "/api/%s/unversioned/info" % namespace)
         except self._error as e:
-            if e.status_code in (None, 401, 403):  # unreachable or refused: no probe would fare better
+            if e.http_status in (None, 401, 403):  # unreachable or refused: no probe would fare better
                 raise
         else:
             version = usable_version(_dict(info).get("data"))
@@ -203,7 +203,7 @@ class PrismV4(object):
             try:
                 self._send("GET", "/api/%s/%s/%s" % (namespace, version, probe), {"$limit": 1})
             except self._error as e:
-                if e.status_code == 404:
+                if e.http_status == 404:  # whoever answered it: nothing is served there
                     continue
                 raise
             return version

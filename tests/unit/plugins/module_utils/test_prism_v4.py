@@ -12,7 +12,6 @@ from ansible_collections.netevents.nutanix.plugins.module_utils.prism_v4 import 
     PrismV4, error_messages, ext_id_filter, nic_ips, odata_string, usable_version, vm_state_from_v4)
 from tests.simulators.prism import PrismSimulator
 from tests.simulators.prism.admin import PrismAdmin
-from tests.simulators.prism.v4 import PrismV4 as SimV4
 
 # A 404 body as a Prism Central sent it (quoted in a public cluster-api-provider-nutanix test).
 REAL_404 = {"data": {"error": [{"$reserved": {"$fv": "v4.r1"}, "$objectType": "vmm.v4.error.AppMessage",
@@ -80,33 +79,16 @@ def test_a_v4_vm_becomes_a_vm_state():
 def make_prism():
     sims = []
 
-    def make(versions=prism_v4.KNOWN_VERSIONS, ext_id_filter="honour", vms=5, password="secret"):
-        sim = PrismSimulator(pending_seconds=0)
-        SimV4(sim, versions=versions, ext_id_filter=ext_id_filter).register(sim.app)
-        sim.start()
+    def make(versions=prism_v4.KNOWN_VERSIONS, ext_id_filter="honour", vms=5, password="secret", api="auto"):
+        sim = PrismSimulator(pending_seconds=0, v4_versions=versions, ext_id_filter=ext_id_filter).start()
         sims.append(sim)
         sim.seed_vms(vms, categories={"AppTier": "Web", "Env": "Prod"})
-        client = PrismClient(sim.host, port=sim.port, username="admin", password=password, retries=0)
-        client.verify = sim.cert_path
-        return sim, client, PrismV4(transport(client), PrismError, client.where)
+        client = PrismClient(sim.host, port=sim.port, username="admin", password=password, retries=0,
+                             ca_path=sim.cert_path, api=api)
+        return sim, client, client.v4
     yield make
     for sim in sims:
         sim.stop()
-
-
-def transport(client):
-    """The client's session as PrismV4's send (stage A glue: PrismClient gains this in the merge)."""
-    def send(method, path, params=None):
-        response = client.session.request(method, client.base_url + path, params=params, timeout=client.timeout,
-                                          verify=client.verify)
-        if response.status_code >= 400:
-            body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else {}
-            if error_messages(body) or response.status_code == 401:
-                raise PrismError("HTTP %d" % response.status_code, status_code=response.status_code,
-                                 message_list=error_messages(body))
-            raise client._http_error(response, method, path, 0)  # pylint: disable=protected-access
-        return response.json() if response.content else None
-    return send
 
 
 def v4_calls(sim):
@@ -166,7 +148,7 @@ def test_listing_pages_by_100(make_prism):
 def test_cached_categories_are_read_again_once_they_expire(make_prism):
     sim, client, _v4 = make_prism(vms=2)
     now = [1000.0]
-    v4 = PrismV4(transport(client), PrismError, client.where, clock=lambda: now[0])
+    v4 = PrismV4(client.call, PrismError, client.where, clock=lambda: now[0])
     v4.vm_states()
     now[0] += prism_v4.CACHE_SECONDS + 1
     v4.vm_states()
@@ -238,3 +220,56 @@ def test_a_refused_select_is_dropped_for_good():
     assert [c[2].get("$select") for c in send.calls if c[0] == "GET"] == [prism_v4.VM_SELECT, None]
     v4.vm_states()
     assert [c[2].get("$select") for c in send.calls if c[0] == "GET"][2:] == [None]
+
+
+# ---------------------------------------------------------------- the client's api option
+def by_api(sim):
+    return sim.stats()["calls_by_api"]
+
+
+def test_auto_reads_vms_through_v4_with_no_v3_call(make_prism):
+    sim, client, _v4 = make_prism(vms=3)
+    assert client.vm_api() == "v4"
+    states = client.vm_states()
+    assert len(states) == 3 and all(s.categories == {"AppTier": "Web", "Env": "Prod"} for s in states)
+    some = client.vm_states_for([states[0].uuid, "00000000-0000-4000-8000-00000000dead"])
+    assert some == {states[0].uuid: states[0], "00000000-0000-4000-8000-00000000dead": None}
+    assert by_api(sim)["v3"] == 0
+    # unversioned/info of vmm, prism and clustermgmt once each; the list, the categories, the clusters; then a
+    # filtered list and one GET for the VM it did not hold
+    assert by_api(sim)["v4"] == 3 + 3 + 2
+
+
+def test_auto_against_a_v3_only_prism_misses_only_the_discovery(make_prism):
+    sim, client, _v4 = make_prism(versions=(), vms=3)
+    assert client.vm_api() == "v3" and client.vm_api() == "v3"
+    assert by_api(sim) == {"v3": 0, "v4": 5}  # unversioned/info and v4.3 to v4.0: each a 404, asked once
+    through_v3 = dict((s.uuid, s) for s in (vm_state_from_entity(e) for e in client.list_vms()))
+    assert dict((s.uuid, s) for s in client.vm_states()) == through_v3
+    uuid = sorted(through_v3)[0]
+    assert client.vm_states_for([uuid, uuid, "00000000-0000-4000-8000-00000000dead"]) == {
+        uuid: through_v3[uuid], "00000000-0000-4000-8000-00000000dead": None}
+    assert by_api(sim)["v4"] == 5
+    assert sim.stats()["calls"]["GET /api/nutanix/v3/vms/<entity_uuid>"] == 2  # one GET per distinct VM
+
+
+def test_api_v3_never_asks_for_v4_and_api_v4_fails_where_there_is_none(make_prism):
+    sim, client, _v4 = make_prism(api="v3", vms=2)
+    assert client.vm_api() == "v3" and len(client.vm_states()) == 2
+    assert by_api(sim)["v4"] == 0
+    _sim, client, _v4 = make_prism(api="v4", versions=())
+    with pytest.raises(PrismError, match="serves no v4 VM API .*set api to v3, or to auto"):
+        client.vm_states()
+
+
+def test_the_api_key_reads_v4_too():
+    sim = PrismSimulator(pending_seconds=0, api_key="pc-key").start()
+    try:
+        sim.seed_vms(2)
+        client = PrismClient(sim.host, port=sim.port, api_key="pc-key", ca_path=sim.cert_path)
+        assert len(client.vm_states()) == 2 and client.vm_api() == "v4"
+        with pytest.raises(PrismError) as caught:
+            PrismClient(sim.host, port=sim.port, api_key="other", ca_path=sim.cert_path).vm_states()
+        assert caught.value.status_code == 401 and "check nutanix_api_key" in str(caught.value)
+    finally:
+        sim.stop()

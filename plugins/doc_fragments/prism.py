@@ -86,7 +86,9 @@ options:
     description:
       - The Prism API that VMs are read with.
       - V(auto) uses the Prism Central v4 API (C(vmm) v4.0 to v4.3) where Prism serves it, and v3 elsewhere (Prism
-        Element, an older Prism Central). Finding out costs one call, and up to five against a Prism without v4.
+        Element, an older Prism Central). Finding out costs one call per v4 namespace read (VMs, categories,
+        clusters) on a Prism Central of v4.2 or later, a few more on older ones, and five against a Prism
+        without v4; once per task.
       - V(v4) fails where Prism serves no v4; V(v3) never asks for v4.
       - Nutanix deprecates the v3 API from Q4 2026. See C(docs/prism-api.md) for what each API costs.
     type: str

@@ -192,7 +192,7 @@ class Burst(object):
             self.operations["address"] += 1
 
     def steps(self, count, pause=0.02):
-        for _ in range(count):
+        for _step in range(count):
             self.step()
             time.sleep(pause)
 

@@ -6,17 +6,24 @@ BIN := $(VENV)/bin
 # ansible-test and ansible-doc want the collection at ansible_collections/<ns>/<name>.
 COLLECTIONS := $(CURDIR)/.collections
 TREE := $(COLLECTIONS)/ansible_collections/netevents/nutanix
-# ansible-test resolves the working directory physically, so it gets a real copy of the files git knows.
+# ansible-test resolves the working directory physically, so it gets a real copy of the files git knows
+# (one for sanity, one for integration, so that both can run at once).
 SANITY_TREE := $(CURDIR)/.sanity/ansible_collections/netevents/nutanix
+INTEGRATION_TREE := $(CURDIR)/.integration/ansible_collections/netevents/nutanix
+define copy_tree
+	rm -rf $(1) && mkdir -p $(1)
+	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C $(1)
+	cd $(1) && git init -q && git add -A
+endef
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 PYTEST_ARGS ?=
 
-.PHONY: help venv tree demo test bench sanity lint units functional docs-check build clean
+.PHONY: help venv tree demo test bench sanity lint units functional integration docs-check build clean
 
 help:
 	@echo "make demo   - set up .venv and run the tour against the simulators"
-	@echo "make test   - everything CI runs: sanity, lint, unit and functional tests, doc and build checks"
+	@echo "make test   - everything CI runs: sanity, lint, unit, functional and integration tests, doc and build checks"
 	@echo "make bench  - measure ingest, latency, firewall cost, reconcile scale; rewrites docs/performance.md"
 
 $(BIN)/.stamp: tests/requirements.txt requirements.txt bench/requirements.txt
@@ -34,7 +41,7 @@ tree:
 demo: venv tree
 	$(BIN)/python demo/tour.py
 
-test: venv tree sanity lint units functional docs-check build
+test: venv tree sanity lint units functional integration docs-check build
 
 # Not part of `make test` (a --quick smoke run of it is, in tests/unit/bench).
 bench: venv tree
@@ -42,9 +49,7 @@ bench: venv tree
 
 sanity: venv
 	$(BIN)/python tests/tools/get_pip_standin.py --install
-	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
-	git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C $(SANITY_TREE)
-	cd $(SANITY_TREE) && git init -q && git add -A
+	$(call copy_tree,$(SANITY_TREE))
 	cd $(SANITY_TREE) && ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
 
 lint: venv tree
@@ -56,6 +61,12 @@ units: venv tree
 functional: venv tree
 	cd $(TREE) && $(BIN)/python -m pytest tests/functional $(PYTEST_ARGS)
 
+# One ansible-test target per module (tests/integration/targets), against the simulators its setup_* targets
+# start; INTEGRATION_ARGS=panos_tag runs one.
+integration: venv
+	$(call copy_tree,$(INTEGRATION_TREE))
+	cd $(INTEGRATION_TREE) && ansible-test integration --python 3.11 --local --color no $(INTEGRATION_ARGS)
+
 docs-check: venv tree
 	cd $(TREE) && antsibull-docs lint-collection-docs --plugin-docs .
 	cd $(TREE) && antsibull-changelog lint
@@ -64,4 +75,4 @@ build: venv tree
 	bash tests/tools/build_and_install.sh
 
 clean:
-	rm -rf $(COLLECTIONS) .sanity tests/output .pytest_cache *.tar.gz
+	rm -rf $(COLLECTIONS) .sanity .integration tests/output .pytest_cache *.tar.gz

@@ -37,13 +37,22 @@ options:
   validate_certs:
     description:
       - Verify Prism's TLS certificate and host name.
-      - Prism ships a self-signed certificate. Rather than turning verification off, trust the CA that signed
-        Prism's certificate (or the self-signed certificate itself) on the host that runs the module, for
-        instance with the E(REQUESTS_CA_BUNDLE) environment variable pointing at a PEM file.
+      - Prism ships a self-signed certificate. Rather than turning verification off, give that certificate
+        (or the CA that signed Prism's certificate) in O(nutanix_ca_path).
       - Set V(false) only on a trusted management network.
       - Falls back to the E(VALIDATE_CERTS) environment variable.
     type: bool
     default: true
+  nutanix_ca_path:
+    description:
+      - A PEM file with the CA certificates that Prism's certificate is verified against, or a directory of
+        hashed PEM files; Prism's self-signed certificate may be given as is. Only these CAs are then trusted.
+      - Without it, the CAs of the C(requests) library (or of E(REQUESTS_CA_BUNDLE)) are used.
+      - Ignored with O(validate_certs=false).
+      - Falls back to the E(NUTANIX_CA_PATH) environment variable.
+      - C(nutanix.ncp) has no such option; it is named like O(nutanix_host), after the C(ca_path) of
+        M(ansible.builtin.uri) and of the C(provider) of the PAN-OS modules.
+    type: path
   timeout:
     description:
       - Seconds to wait for Prism to accept a connection and for each answer.
@@ -51,11 +60,15 @@ options:
         honouring Prism's C(Retry-After).
     type: int
     default: 30
+attributes:
+  action_group:
+    description: The connection options can be set for the whole group with C(module_defaults).
+    support: full
+    membership:
+      - netevents.nutanix.prism
 requirements:
   - requests
 notes:
-  - All modules of this collection that talk to Prism belong to the action group C(prism), so their
-    connection options can be set once with C(module_defaults) and C(group/netevents.nutanix.prism).
   - The modules run on the controller or wherever the task is delegated to; that host needs HTTPS access
     to Prism. Proxies set with E(HTTPS_PROXY) are honoured.
 """

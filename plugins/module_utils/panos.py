@@ -17,19 +17,16 @@ import contextlib
 import ipaddress
 import os
 import re
-import ssl
 import time
 import traceback
 import xml.etree.ElementTree as ET
 
-try:
-    from ansible.module_utils.basic import env_fallback
-except ImportError:  # the listener service shares this client and does not install ansible-core
-    env_fallback = None
+from ansible_collections.netevents.nutanix.plugins.module_utils.tls import client_context
 
 PANOS_IMPORT_ERROR = None
 try:
     import pan.xapi
+    import panos
     from panos.base import PanDevice
     from panos.errors import PanCommitInProgress, PanObjectMissing
     from panos.firewall import Firewall, FirewallCommit
@@ -112,52 +109,67 @@ def normalize_ip(ip):
         raise ValueError("%r is not an IPv4 or IPv6 address" % (ip,))
 
 
+# A dynamic address group filter, as PAN-OS documents it: tags in single quotes, combined with the operators
+# 'and' and 'or', grouped with parentheses. No 'not' (PAN-OS documents none, and rejects the config at commit).
+MAX_FILTER_LENGTH = 2047
+_FILTER_TOKEN_RE = re.compile(r"\s*(?:(\()|(\))|'([^']*)'|([^\s()]+))")
+
+
+def validate_dynamic_filter(text):
+    """Return *text* if it is a dynamic address group filter PAN-OS accepts, else raise ValueError."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("dynamic_filter must not be empty; use static_members for a static group")
+    if len(text) > MAX_FILTER_LENGTH:
+        raise ValueError("dynamic_filter is longer than the %d characters PAN-OS allows" % MAX_FILTER_LENGTH)
+    depth, want_operand = 0, True
+    for match in _FILTER_TOKEN_RE.finditer(text.rstrip()):
+        opening, closing, tag, word = match.groups()
+        token = match.group(0).strip()
+        where = "at character %d of dynamic_filter" % (match.end() - len(token) + 1)
+        if want_operand and opening:
+            depth += 1
+            continue
+        if want_operand and tag is not None:
+            if not tag.strip() or len(tag) > MAX_NAME_LENGTH["tag"]:
+                raise ValueError("the tag %s %s must have 1 to %d characters" % (token, where, MAX_NAME_LENGTH["tag"]))
+            want_operand = False
+            continue
+        if not want_operand and word in ("and", "or"):
+            want_operand = True
+            continue
+        if not want_operand and closing and depth:
+            depth -= 1
+            continue
+        if word is not None and word.lower() == "not":
+            raise ValueError("'not' %s: PAN-OS filters have no negation, only 'and', 'or' and parentheses; give "
+                             "the VMs to match a tag of their own instead" % where)
+        raise ValueError("unexpected %s %s: write tags in single quotes, such as 'web', joined by and or or (in "
+                         "lower case), with parentheses to group them" % (token, where))
+    if want_operand or depth:
+        raise ValueError("dynamic_filter ends too early: %s is missing" % ("a tag" if want_operand else "')'"))
+    return text
+
+
 # --- connection -------------------------------------------------------------------------------------------
-
-PROVIDER_OPTIONS = dict(
-    ip_address=dict(type="str", required=True, fallback=(env_fallback, ["PANOS_HOSTNAME"])),
-    username=dict(type="str", default="admin", fallback=(env_fallback, ["PANOS_USERNAME"])),
-    password=dict(type="str", no_log=True, fallback=(env_fallback, ["PANOS_PASSWORD"])),
-    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["PANOS_API_KEY"])),
-    port=dict(type="int", default=443),
-    serial_number=dict(type="str"),
-    validate_certs=dict(type="bool", default=True),
-    ca_path=dict(type="path"),
-)
-
-
-def provider_argument_spec(vsys=True, device_group=True):
-    """The ``provider`` option (as in paloaltonetworks.panos, plus TLS settings) and, when asked, vsys/device_group."""
-    spec = dict(provider=dict(type="dict", options=PROVIDER_OPTIONS, apply_defaults=True,
-                              required_one_of=[["password", "api_key"]]))
-    if vsys:
-        spec["vsys"] = dict(type="str", default="vsys1")
-    if device_group:
-        spec["device_group"] = dict(type="str")
-    return spec
-
 
 def ssl_context(validate_certs=True, ca_path=None):
     """The TLS context for every API call. pan.xapi skips verification when given none, so we always give one."""
-    if not validate_certs:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    if not ca_path:
-        return ssl.create_default_context()
     try:
-        if os.path.isdir(ca_path):
-            return ssl.create_default_context(capath=ca_path)
-        return ssl.create_default_context(cafile=ca_path)
-    except (OSError, ssl.SSLError) as e:
-        raise PanosError("cannot load the CA certificates in ca_path %s: %s" % (ca_path, e))
+        return client_context(validate_certs, ca_path)
+    except ValueError as e:
+        raise PanosError("provider.ca_path: %s" % e)
+
+
+_HTTP_STATUS_RE = re.compile(r"\bcode: (\d{3})\b(?: reason: (.*))?")
+_NOT_PANOS = ("this is not the XML API of a PAN-OS firewall or Panorama: check provider.ip_address and "
+              "provider.port (the HTTPS management port, 443 unless changed)")
 
 
 def describe_error(exc, where="the PAN-OS device"):
     """Turn a pan.xapi / pan-os-python / socket error into a sentence (never containing a key or password)."""
     text = str(exc).strip()
     low = text.lower()
+    status = _HTTP_STATUS_RE.search(text)
     if "certificate_verify_failed" in low or "certificate verify failed" in low or "hostname mismatch" in low:
         return ("the TLS certificate of %s could not be verified (%s). Give the CA that signed it (or the "
                 "self-signed certificate itself) in provider.ca_path, or set provider.validate_certs: false "
@@ -167,6 +179,15 @@ def describe_error(exc, where="the PAN-OS device"):
                 "and that the admin role allows XML API access" % where)
     if "code: 401" in low:
         return "%s refused the request (HTTP 401): the API key is invalid or expired" % where
+    if status and status.group(1) in ("404", "405"):
+        return "%s answered HTTP %s (%s) at /api/: %s" % (where, status.group(1), status.group(2) or "", _NOT_PANOS)
+    if status:
+        return "%s answered HTTP %s (%s)" % (where, status.group(1), (status.group(2) or "").strip())
+    if "no handler for content-type" in low:
+        kind = re.findall(r"'([^']+)'", text)
+        return "%s answered with %s content, not XML: %s" % (where, kind[0] if kind else "unknown", _NOT_PANOS)
+    if "parseerror" in low:
+        return "%s answered something that does not parse as XML (%s): %s" % (where, text, _NOT_PANOS)
     if "connection refused" in low:
         return "cannot connect to %s: connection refused (is the management interface reachable on that port?)" % where
     if "timed out" in low:
@@ -180,22 +201,38 @@ def describe_error(exc, where="the PAN-OS device"):
     return "%s answered: %s" % (where, text)
 
 
+_LIBRARY_DIRS = tuple(os.path.dirname(module.__file__) + os.sep for module in (pan.xapi, panos)) if HAS_PANOS else ()
+
+
+def _raised_in_library(exc):
+    """Whether *exc* came up through pan-python or pan-os-python code (rather than only through ours)."""
+    frame = exc.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+            return True
+        frame = frame.tb_next
+    return False
+
+
 @contextlib.contextmanager
 def api_errors(where="the PAN-OS device"):
-    """Re-raise any API, TLS or socket failure inside the block as a PanosError with a readable message."""
+    """Re-raise what pan-os-python, pan-python or the network under them raise in the block as a PanosError.
+
+    An exception raised by our own code passes through as it is: a bug of ours is no device problem.
+    """
     try:
         yield
     except PanosError:
         raise
-    except (ssl.SSLError, OSError) as e:
-        raise PanosError(describe_error(e, where))
-    except (KeyError, IndexError, AttributeError, TypeError, ET.ParseError) as e:
+    except Exception as e:
+        if HAS_PANOS and isinstance(e, pan.xapi.PanXapiError):  # and all of panos.errors
+            raise PanosError(describe_error(e, where))
+        if not _raised_in_library(e):
+            raise
+        if isinstance(e, OSError):  # ssl.SSLError and socket errors
+            raise PanosError(describe_error(e, where))
         # pan-os-python indexes the device's answers blindly; a missing element must not become a traceback.
         raise PanosError("unexpected answer from %s (%s: %s)" % (where, type(e).__name__, e))
-    except Exception as e:  # pan.xapi.PanXapiError and all of panos.errors
-        if HAS_PANOS and isinstance(e, pan.xapi.PanXapiError):
-            raise PanosError(describe_error(e, where))
-        raise
 
 
 def device_label(device):
@@ -242,13 +279,17 @@ def connect(provider, vsys="vsys1", device_group=None, timeout=DEFAULT_API_TIMEO
         key = p.get("api_key")
         if not key:
             if not p.get("password"):
-                raise PanosError("give provider.password or provider.api_key")
+                raise PanosError("provider.password or provider.api_key is required (or PANOS_PASSWORD or "
+                                 "PANOS_API_KEY in the environment)")
             keygen = pan.xapi.PanXapi(api_username=p.get("username") or "admin", api_password=p["password"],
                                       hostname=host, port=port, timeout=timeout, ssl_context=context)
             key = keygen.keygen()
         probe = _secure(PanDevice(host, api_key=key, port=port, timeout=timeout), context)
         info = probe.show_system_info()
-        model = str(info["system"].get("model") or "")
+        system = info.get("system") if isinstance(info, dict) else None
+        if not isinstance(system, dict):
+            raise PanosError("%s answered 'show system info' without <system>: %s" % (where, _NOT_PANOS))
+        model = str(system.get("model") or "")
         cls = Panorama if model.startswith(_PANORAMA_MODELS) else Firewall
         device = _secure(cls(host, api_key=key, port=port, timeout=timeout), context)
         # What PanDevice.create_from_device does, without a second "show system info".

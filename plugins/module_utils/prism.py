@@ -23,11 +23,7 @@ import traceback
 from time import sleep as _sleep  # the backoff sleep; a name of its own so tests can record the delays
 from urllib.parse import quote, urlsplit
 
-try:
-    from ansible.module_utils.basic import env_fallback
-except ImportError:  # the listener service shares this client and does not install ansible-core
-    env_fallback = None
-from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES
+from ansible_collections.netevents.nutanix.plugins.module_utils.tls import client_context
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -39,7 +35,6 @@ except ImportError:
 else:
     HAS_REQUESTS = True
 
-KNOWN_EVENTS = EVENT_TYPES
 API_PATH = "/api/nutanix/v3"
 MAX_VM_PAGE = 500  # Prism clamps list pages to 500 entities
 MAX_BACKOFF = 30.0  # seconds; also caps a server's Retry-After
@@ -55,8 +50,9 @@ _FILTER_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 class PrismError(Exception):
     """A Prism failure: str() is a sentence for the person running the playbook.
 
-    status_code is the HTTP status (None when no answer came), message_list the v3 error's list of
-    {"reason", "message", "details"} and reason the first reason (e.g. ENTITY_NOT_FOUND), or None.
+    status_code is the HTTP status of Prism's answer (None when no answer came, or when what answered is not
+    Prism), message_list the v3 error's list of {"reason", "message", "details"} and reason the first reason
+    (e.g. ENTITY_NOT_FOUND), or None.
     """
 
     def __init__(self, message, status_code=None, message_list=None):
@@ -70,30 +66,13 @@ class PrismError(Exception):
         return self.message
 
 
-def prism_argument_spec():
-    """The connection options every Prism module takes (the netevents.nutanix.prism doc fragment)."""
-    return dict(
-        nutanix_host=dict(type="str", required=True, fallback=(env_fallback, ["NUTANIX_HOST"])),
-        nutanix_port=dict(type="int", default=9440, fallback=(env_fallback, ["NUTANIX_PORT"])),
-        nutanix_username=dict(type="str", required=True, fallback=(env_fallback, ["NUTANIX_USERNAME"])),
-        nutanix_password=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["NUTANIX_PASSWORD"])),
-        validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["VALIDATE_CERTS"])),
-        timeout=dict(type="int", default=30),
-    )
-
-
-def client_from_params(params):
-    """A PrismClient from a module's validated params (prism_argument_spec)."""
-    return PrismClient(params["nutanix_host"], port=params["nutanix_port"], username=params["nutanix_username"],
-                       password=params["nutanix_password"], validate_certs=params["validate_certs"],
-                       timeout=params.get("timeout", 30))
-
-
 class PrismClient(object):
     """A session with one Prism Element or Prism Central (v3 API)."""
 
     def __init__(self, host, port=9440, username=None, password=None, validate_certs=True, timeout=30,
-                 retries=3, backoff_factor=0.5):
+                 retries=3, backoff_factor=0.5, ca_path=None):
+        """ca_path -- a PEM file (Prism's self-signed certificate as is, or its CA) or a directory of hashed PEM
+        files that Prism's certificate is verified against, instead of the system's CAs."""
         if not HAS_REQUESTS:
             raise PrismError("the Python library 'requests' is required to talk to Prism")
         host = (host or "").strip()
@@ -118,6 +97,13 @@ class PrismClient(object):
             self.session.auth = (username, password or "")
         # Given with each request: requests lets REQUESTS_CA_BUNDLE override a session-wide verify=False.
         self.verify = bool(validate_certs)
+        if self.verify and ca_path:
+            try:
+                client_context(ca_path=ca_path)  # fails now, with the reason, rather than at each request
+            except ValueError as e:
+                raise PrismError("nutanix_ca_path: %s" % e)
+            self.verify = ca_path
+        self.ca_path = ca_path if self.verify else None
         if not self.verify:
             # The user chose not to verify (documented); one warning per request would only bury real output.
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
@@ -158,8 +144,7 @@ class PrismClient(object):
             try:
                 return response.json()
             except ValueError:
-                raise PrismError("%s answered %s %s with HTTP %d but not with JSON: is this a Prism v3 API?"
-                                 % (self.where, method, path, status), status_code=status)
+                raise self._not_prism(response, method, path, "an answer that is not JSON")
 
     def _sleep(self, attempt, retry_after=None):
         delay = self.backoff_factor * (2 ** attempt)
@@ -178,11 +163,14 @@ class PrismClient(object):
         text = str(exc)
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text.lower():
             detail = re.search(r"certificate verify failed: ([^()'\"]+)", text)
-            return ("the TLS certificate of %s could not be verified (%s). Add the CA that signed it (or the "
-                    "self-signed certificate itself) to the trusted CAs of the host running the module, e.g. "
-                    "with the REQUESTS_CA_BUNDLE environment variable pointing at a PEM file, or set "
-                    "validate_certs: false on a trusted management network"
-                    % (self.where, detail.group(1).strip() if detail else "certificate verify failed"))
+            detail = detail.group(1).strip() if detail else "certificate verify failed"
+            if self.ca_path:
+                return ("the TLS certificate of %s could not be verified against nutanix_ca_path %s (%s): give the "
+                        "CA that signed it, or Prism's self-signed certificate itself"
+                        % (self.where, self.ca_path, detail))
+            return ("the TLS certificate of %s could not be verified (%s). Give the CA that signed it (or Prism's "
+                    "self-signed certificate itself) in nutanix_ca_path, or set validate_certs: false on a "
+                    "trusted management network" % (self.where, detail))
         if "hostname" in text.lower() and "match" in text.lower():
             return ("the TLS certificate of %s does not name that host; use the name in the certificate as "
                     "nutanix_host, or set validate_certs: false on a trusted management network" % self.where)
@@ -219,6 +207,8 @@ class PrismClient(object):
             body = None
         if isinstance(body, dict) and isinstance(body.get("message_list"), list):
             message_list = [m for m in body["message_list"] if isinstance(m, dict)]
+        if not message_list and status in (404, 405):
+            return self._not_prism(response, method, path, "no Prism error")
         tries = " (after %d attempts)" % (attempt + 1) if attempt else ""
         if message_list:
             parts = []
@@ -238,6 +228,24 @@ class PrismClient(object):
         return PrismError(self._scrub("%s: %s" % (lead, detail) if detail else lead), status_code=status,
                           message_list=message_list)
 
+    def _not_prism(self, response, method, path, what):
+        """Another service answered: say so, and who it was. status_code stays None, so that no caller takes
+        a 404 of a web server for a Prism entity that is gone."""
+        server = response.headers.get("Server")
+        return PrismError("%s answered %s %s with HTTP %d and %s: this is not a Prism v3 API%s. Check nutanix_host "
+                          "and nutanix_port (Prism Central and Prism Element serve the v3 API on port 9440)"
+                          % (self.where, method, API_PATH + path, response.status_code, what,
+                             " (the server calls itself %r)" % server[:80] if server else ""))
+
+    def _entity(self, answer, method, path):
+        """*answer* when it is a v3 entity (a dict with metadata.uuid), else a PrismError."""
+        metadata = answer.get("metadata") if isinstance(answer, dict) else None
+        if not isinstance(metadata, dict) or not metadata.get("uuid"):
+            raise PrismError("%s answered %s %s with JSON that is not a Prism v3 entity (no metadata.uuid): is "
+                             "this a Prism v3 API? Check nutanix_host and nutanix_port"
+                             % (self.where, method, API_PATH + path))
+        return answer
+
     # ------------------------------------------------------------------ generic intentful entities
     def _list(self, kind, filter=None, page_size=100):
         """Every entity of *kind* (lazily, page by page) matching the FIQL *filter*."""
@@ -246,8 +254,12 @@ class PrismClient(object):
             body = {"kind": kind, "length": page_size, "offset": offset}
             if filter:
                 body["filter"] = filter
-            answer = self.request("POST", "/%ss/list" % kind, body) or {}
-            entities = answer.get("entities") or []
+            path = "/%ss/list" % kind
+            answer = self.request("POST", path, body) or {}
+            entities = (answer.get("entities") or []) if isinstance(answer, dict) else None
+            if not isinstance(entities, list):
+                raise PrismError("%s answered POST %s with JSON that is not a Prism v3 list: is this a Prism v3 "
+                                 "API? Check nutanix_host and nutanix_port" % (self.where, API_PATH + path))
             yield from entities
             offset += len(entities)
             total = (answer.get("metadata") or {}).get("total_matches")
@@ -259,13 +271,14 @@ class PrismClient(object):
         deadline = time.monotonic() + timeout
         interval = 0.2
         while True:
+            path = "/%ss/%s" % (kind, quote(uuid, safe=""))
             try:
-                entity = self.request("GET", "/%ss/%s" % (kind, quote(uuid, safe="")))
+                entity = self._entity(self.request("GET", path), "GET", path)
             except PrismError as e:
                 if gone and e.status_code == 404:
                     return None
                 raise
-            state = ((entity or {}).get("status") or {}).get("state")
+            state = (entity.get("status") or {}).get("state")
             if not gone and state == "COMPLETE":
                 return entity
             if state == "ERROR":
@@ -295,7 +308,8 @@ class PrismClient(object):
         return self.request("GET", "/users/me")
 
     def list_webhooks(self, filter=None, page_size=100):
-        return list(self._list("webhook", filter=filter, page_size=page_size))
+        return [self._entity(w, "POST", "/webhooks/list")
+                for w in self._list("webhook", filter=filter, page_size=page_size)]
 
     def find_webhooks(self, name):
         """Every webhook named exactly *name* (Prism's filter matches loosely, so compare here too)."""
@@ -303,14 +317,17 @@ class PrismClient(object):
         return [w for w in self.list_webhooks(filter=flt) if (w.get("spec") or {}).get("name") == name]
 
     def get_webhook(self, uuid):
-        return self.request("GET", "/webhooks/%s" % quote(uuid, safe=""))
+        path = "/webhooks/%s" % quote(uuid, safe="")
+        return self._entity(self.request("GET", path), "GET", path)
 
     def create_webhook(self, spec):
-        return self.request("POST", "/webhooks", {"metadata": {"kind": "webhook"}, "spec": spec})
+        answer = self.request("POST", "/webhooks", {"metadata": {"kind": "webhook"}, "spec": spec})
+        return self._entity(answer, "POST", "/webhooks")
 
     def update_webhook(self, uuid, spec, spec_version):
-        return self.request("PUT", "/webhooks/%s" % quote(uuid, safe=""),
-                            {"metadata": self._metadata("webhook", uuid, spec_version), "spec": spec})
+        path = "/webhooks/%s" % quote(uuid, safe="")
+        answer = self.request("PUT", path, {"metadata": self._metadata("webhook", uuid, spec_version), "spec": spec})
+        return self._entity(answer, "PUT", path)
 
     def delete_webhook(self, uuid):
         self.request("DELETE", "/webhooks/%s" % quote(uuid, safe=""))
@@ -355,12 +372,16 @@ def _retry_after_seconds(value):
 # ---------------------------------------------------------------------- webhook payloads (pure)
 
 def validate_post_url(url):
-    """Return *url* if it is an http(s) URL with a host and no credentials in it; ValueError otherwise."""
+    """Return *url* if it is an http(s) URL with a host and no credentials in it; ValueError otherwise.
+
+    The message never repeats the URL: it may hold a password.
+    """
     parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("post_url must be an http:// or https:// URL with a host, not %r" % (url,))
-    if parts.username is not None or parts.password is not None:
+    if "@" in parts.netloc:
         raise ValueError("post_url must not carry a user name or password; give them in credentials instead")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("post_url must be an http:// or https:// URL with a host name or address, such as "
+                         "https://listener.example.com:8443/events")
     return url
 
 

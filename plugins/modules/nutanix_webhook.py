@@ -37,7 +37,8 @@ options:
   post_url:
     description:
       - URL Prism POSTs the events to, for instance the netevents listener's C(https://listener:8443/events).
-      - Must be an C(http) or C(https) URL without a user name or password in it; use O(credentials).
+      - Must be an C(http) or C(https) URL without a user name or password in it; use O(credentials). A URL
+        with them is refused, and they are masked in the task's output (also at C(-vvv)).
       - Required when O(state=present).
     type: str
   events:
@@ -96,11 +97,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the webhook before and after (without any password).
-  action_group:
-    support: full
-    description: Connection options can be set for the whole group with C(module_defaults).
-    membership:
-      - netevents.nutanix.prism
 notes:
   - Several webhooks with O(name) make O(state=present) fail and list their UUIDs; O(state=absent) deletes
     them all.
@@ -114,6 +110,7 @@ EXAMPLES = r"""
     nutanix_host: prism.example.com
     nutanix_username: admin
     nutanix_password: "{{ vault_prism_password }}"
+    nutanix_ca_path: /etc/pki/prism/prism.pem
     name: netevents-listener
     post_url: https://listener.example.com:8443/events
     events: [VM.CREATE, VM.DELETE, VM.ON, VM.OFF, VM.UPDATE, VM.NIC_PLUG, VM.NIC_UNPLUG]
@@ -122,26 +119,24 @@ EXAMPLES = r"""
       password: "{{ vault_listener_password }}"
     description: netevents listener
 
-- name: Rotate the password Prism sends to the listener
-  netevents.nutanix.nutanix_webhook:
-    nutanix_host: prism.example.com
-    nutanix_username: admin
-    nutanix_password: "{{ vault_prism_password }}"
-    name: netevents-listener
-    post_url: https://listener.example.com:8443/events
-    events: [VM.CREATE, VM.DELETE, VM.ON, VM.OFF, VM.UPDATE, VM.NIC_PLUG, VM.NIC_UNPLUG]
-    credentials:
-      username: prism
-      password: "{{ vault_new_listener_password }}"
-    update_password: always
-
 - name: Connection options once for every Prism module
   module_defaults:
     group/netevents.nutanix.prism:
       nutanix_host: prism.example.com
       nutanix_username: admin
       nutanix_password: "{{ vault_prism_password }}"
+      nutanix_ca_path: /etc/pki/prism/prism.pem
   block:
+    - name: Rotate the password Prism sends to the listener (reports a change on every run)
+      netevents.nutanix.nutanix_webhook:
+        name: netevents-listener
+        post_url: https://listener.example.com:8443/events
+        events: [VM.ON, VM.OFF]
+        credentials:
+          username: prism
+          password: "{{ vault_new_listener_password }}"
+        update_password: always
+
     - name: Remove the webhook
       netevents.nutanix.nutanix_webhook:
         name: netevents-listener
@@ -202,10 +197,10 @@ changes:
 """
 
 import copy
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.netevents.nutanix.plugins.module_utils import prism as prism_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.base_module import PrismModule
+from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES
 
 HIDDEN = "********"
 
@@ -241,7 +236,7 @@ def present(module, client, current):
         before = {}
         planned = {"metadata": {"uuid": None}, "spec": desired, "status": {}}
     else:
-        changes = prism_utils.webhook_changes(current["spec"], desired)
+        changes = prism_utils.webhook_changes(current.get("spec") or {}, desired)
         if password_sent and p["update_password"] == "always":
             changes.append("credentials.password")
         password_sent = password_sent and bool(changes)
@@ -257,7 +252,7 @@ def present(module, client, current):
     if current is None:
         answer = client.create_webhook(desired)
     else:
-        answer = client.update_webhook(current["metadata"]["uuid"], desired, current["metadata"]["spec_version"])
+        answer = client.update_webhook(current["metadata"]["uuid"], desired, current["metadata"].get("spec_version"))
     if p["wait"]:
         answer = client.wait_for_webhook(answer["metadata"]["uuid"], timeout=p["wait_timeout"])
     return True, prism_utils.webhook_view(answer), changes, diff
@@ -282,12 +277,11 @@ def absent(module, client, matches):
 
 
 def main():
-    argument_spec = prism_utils.prism_argument_spec()
-    argument_spec.update(
+    module = PrismModule(dict(
         name=dict(type="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
         post_url=dict(type="str"),
-        events=dict(type="list", elements="str", choices=list(prism_utils.KNOWN_EVENTS)),
+        events=dict(type="list", elements="str", choices=list(EVENT_TYPES)),
         credentials=dict(type="dict", options=dict(
             username=dict(type="str", required=True),
             password=dict(type="str", required=True, no_log=True),
@@ -296,49 +290,31 @@ def main():
         description=dict(type="str"),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=60),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           required_if=[("state", "present", ("post_url", "events"))])
-    if not prism_utils.HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=prism_utils.REQUESTS_IMPORT_ERROR)
+    ), required_if=[("state", "present", ("post_url", "events"))], secret_urls=("post_url",))
     p = module.params
-    name = p["name"]
-    if not name.strip():
-        module.fail_json(msg="name must not be empty")
-    if p["state"] == "present":
-        if not p["events"]:
-            module.fail_json(msg="events must list at least one event for state=present")
-        try:
+    with module.failures():
+        if not p["name"].strip():
+            raise ValueError("name must not be empty")
+        if p["state"] == "present":
+            if not p["events"]:
+                raise ValueError("events must list at least one event for state=present")
             prism_utils.validate_post_url(p["post_url"])
-        except ValueError as e:
-            module.fail_json(msg=str(e))
-    if p["wait_timeout"] <= 0:
-        module.fail_json(msg="wait_timeout must be a positive number of seconds")
-
-    try:
-        client = prism_utils.client_from_params(p)
-        matches = client.find_webhooks(name)
+        if p["wait_timeout"] <= 0:
+            raise ValueError("wait_timeout must be a positive number of seconds")
+        client = module.prism_client()
+        matches = client.find_webhooks(p["name"])
         if p["state"] == "absent":
             changed, webhook, changes, diff = absent(module, client, matches)
         else:
             if len(matches) > 1:
+                uuids = [m["metadata"]["uuid"] for m in matches]
                 module.fail_json(
                     msg="%d webhooks are named %r in Prism (UUIDs: %s), so this task cannot tell which one to "
                         "manage. Prism sends every event once per webhook: delete the extra ones in Prism, or "
                         "delete all of them with state=absent and run this task again."
-                        % (len(matches), name, ", ".join(m["metadata"]["uuid"] for m in matches)),
-                    uuids=[m["metadata"]["uuid"] for m in matches])
+                        % (len(matches), p["name"], ", ".join(uuids)), uuids=uuids)
             changed, webhook, changes, diff = present(module, client, matches[0] if matches else None)
-    except prism_utils.PrismError as e:
-        module.fail_json(msg="Prism: %s" % e, status_code=e.status_code, reason=e.reason)
-    except (KeyError, TypeError, AttributeError) as e:
-        module.fail_json(msg="Prism: unexpected answer from %s (%s: %s): is this a Prism v3 API?"
-                             % (p["nutanix_host"], type(e).__name__, e), exception=traceback.format_exc())
-
-    result = dict(changed=changed, webhook=webhook, changes=changes)
-    if module._diff and diff is not None:
-        result["diff"] = diff
-    module.exit_json(**result)
+    module.done(changed, diff, webhook=webhook, changes=changes)
 
 
 if __name__ == "__main__":

@@ -34,11 +34,6 @@ attributes:
   diff_mode:
     support: none
     description: Changes nothing, so there is no diff.
-  action_group:
-    support: full
-    description: Connection options can be set for the whole group with C(module_defaults).
-    membership:
-      - netevents.nutanix.prism
 seealso:
   - module: netevents.nutanix.nutanix_webhook
 """
@@ -68,85 +63,48 @@ EXAMPLES = r"""
 RETURN = r"""
 webhooks:
   description:
-    - The webhooks found, in Prism's order; empty when none matches. Never contains a password.
+    - The webhooks found, in Prism's order; empty when none matches.
+    - Each one as M(netevents.nutanix.nutanix_webhook) returns it in
+      RV(netevents.nutanix.nutanix_webhook#module:webhook), with the keys V(uuid), V(name), V(description),
+      V(post_url), V(events) (sorted), V(credentials) (the user name alone, never a password), V(spec_version)
+      and V(state).
   returned: always
   type: list
   elements: dict
-  contains:
-    uuid:
-      description: UUID of the webhook.
-      type: str
-      sample: 6a2f3ad7-51f0-4b4e-9e60-3c8a3f5f1d2a
-    name:
-      description: Name of the webhook.
-      type: str
-      sample: netevents-listener
-    description:
-      description: Description of the webhook, or null.
-      type: str
-      sample: netevents listener
-    post_url:
-      description: URL the events are POSTed to.
-      type: str
-      sample: https://listener.example.com:8443/events
-    events:
-      description: Events sent, sorted.
-      type: list
-      elements: str
-      sample: [VM.OFF, VM.ON]
-    credentials:
-      description: The user name sent with the events (the password is never returned), or null.
-      type: dict
-      sample: {"username": "prism"}
-    spec_version:
-      description: Prism's version of the webhook's specification; it grows with every update.
-      type: int
-      sample: 2
-    state:
-      description: Prism's state of the webhook (C(COMPLETE), C(PENDING) while a change is applied).
-      type: str
-      sample: COMPLETE
+  sample:
+    - uuid: 6a2f3ad7-51f0-4b4e-9e60-3c8a3f5f1d2a
+      name: netevents-listener
+      description: netevents listener
+      post_url: https://listener.example.com:8443/events
+      events: [VM.OFF, VM.ON]
+      credentials: {"username": "prism"}
+      spec_version: 2
+      state: COMPLETE
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.netevents.nutanix.plugins.module_utils import prism as prism_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.base_module import PrismModule
+
+
+def find(client, uuid=None, name=None):
+    """The webhook entities asked for: one by UUID (none if unknown), all of a name, or all."""
+    if uuid is not None:
+        try:
+            return [client.get_webhook(uuid)]
+        except prism_utils.PrismError as e:
+            if e.status_code != 404:
+                raise
+            return []
+    if name is not None:
+        return client.find_webhooks(name)
+    return client.list_webhooks()
 
 
 def main():
-    argument_spec = prism_utils.prism_argument_spec()
-    argument_spec.update(
-        name=dict(type="str"),
-        uuid=dict(type="str"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("name", "uuid")])
-    if not prism_utils.HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=prism_utils.REQUESTS_IMPORT_ERROR)
-    p = module.params
-
-    try:
-        client = prism_utils.client_from_params(p)
-        if p["uuid"] is not None:
-            try:
-                entities = [client.get_webhook(p["uuid"])]
-            except prism_utils.PrismError as e:
-                if e.status_code != 404:
-                    raise
-                entities = []
-        elif p["name"] is not None:
-            entities = client.find_webhooks(p["name"])
-        else:
-            entities = client.list_webhooks()
-        webhooks = [prism_utils.webhook_view(entity) for entity in entities]
-    except prism_utils.PrismError as e:
-        module.fail_json(msg="Prism: %s" % e, status_code=e.status_code, reason=e.reason)
-    except (KeyError, TypeError, AttributeError) as e:
-        module.fail_json(msg="Prism: unexpected answer from %s (%s: %s): is this a Prism v3 API?"
-                             % (p["nutanix_host"], type(e).__name__, e), exception=traceback.format_exc())
-
-    module.exit_json(changed=False, webhooks=webhooks)
+    module = PrismModule(dict(name=dict(type="str"), uuid=dict(type="str")), mutually_exclusive=[("name", "uuid")])
+    with module.failures():
+        entities = find(module.prism_client(), module.params["uuid"], module.params["name"])
+    module.done(False, webhooks=[prism_utils.webhook_view(entity) for entity in entities])
 
 
 if __name__ == "__main__":

@@ -14,18 +14,12 @@ description:
   - Creates, updates or deletes an address group (Objects > Address Groups) in the candidate configuration.
   - A dynamic group matches IPs by tag with O(dynamic_filter). Its members then follow registered-IP tags
     (M(netevents.nutanix.panos_registered_ip), the listener) live, with no further commit.
-  - The group itself is not live until committed. Make all your tag, address group and rule changes first,
-    then commit once at the end with M(netevents.nutanix.panos_commit).
 author: netevents.nutanix maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - netevents.nutanix.panos
-attributes:
-  check_mode:
-    support: full
-    description: Reports what would change without changing the candidate configuration.
-  diff_mode:
-    support: full
-    description: Shows the group before and after.
+  - netevents.nutanix.panos.vsys
+  - netevents.nutanix.panos.device_group
+  - netevents.nutanix.panos.candidate
 options:
   name:
     description:
@@ -35,7 +29,12 @@ options:
   dynamic_filter:
     description:
       - Makes a dynamic group with this tag filter, for example V('ntnx.AppTier.Web' and 'ntnx.Env.Prod').
-      - Tag names are quoted with single quotes and combined with V(and), V(or), V(not) and parentheses.
+      - The grammar PAN-OS documents, which the module checks before any change - tag names in single quotes,
+        combined with V(and) and V(or) (in lower case) and grouped with parentheses. Put parentheses where
+        V(and) and V(or) mix, rather than relying on an order of evaluation.
+      - PAN-OS has no V(not) (a filter with it fails the commit), so it is refused here. To leave VMs out, give
+        the ones to match a tag of their own.
+      - At most 2047 characters.
       - Mutually exclusive with O(static_members). Setting it on a static group turns it into a dynamic one.
     type: str
     aliases: [dynamic_value]
@@ -89,10 +88,6 @@ EXAMPLES = r"""
     device_group: branch-offices
     name: dns-servers
     static_members: [dns-1, dns-2]
-
-- name: Commit once, after all object changes
-  netevents.nutanix.panos_commit:
-    provider: "{{ panos_provider }}"
 """
 
 RETURN = r"""
@@ -126,27 +121,22 @@ address_group:
     tag: []
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.base_module import PanosModule
 
 FIELDS = {"dynamic_filter": "dynamic_value", "static_members": "static_value", "description": "description",
           "tag": "tag"}
-MAX_FILTER_LENGTH = 2047
 
 
-def _check(params):
-    """Validate names; raise ValueError with a message for the user."""
+def check(params):
+    """Validate names and the filter; raise ValueError with a message for the user."""
     panos_utils.validate_name(params["name"], "address_group")
     for member in params["static_members"] or ():
         panos_utils.validate_name(member, "address")
     for tag in params["tag"] or ():
         panos_utils.validate_name(tag, "tag")
-    dynamic_filter = params["dynamic_filter"]
-    if dynamic_filter is not None:
-        if not dynamic_filter.strip():
-            raise ValueError("dynamic_filter must not be empty; use static_members for a static group")
-        if len(dynamic_filter) > MAX_FILTER_LENGTH:
-            raise ValueError("dynamic_filter is longer than the %d characters PAN-OS allows" % MAX_FILTER_LENGTH)
+    if params["dynamic_filter"] is not None:
+        panos_utils.validate_dynamic_filter(params["dynamic_filter"])
     if params["static_members"] is not None and not params["static_members"]:
         raise ValueError("static_members must list at least one member")
     if params["description"] is not None and len(params["description"]) > 1023:
@@ -154,46 +144,27 @@ def _check(params):
 
 
 def main():
-    argument_spec = panos_utils.provider_argument_spec()
-    argument_spec.update(
+    module = PanosModule(dict(
         name=dict(type="str", required=True),
         dynamic_filter=dict(type="str", aliases=["dynamic_value"]),
         static_members=dict(type="list", elements="str", aliases=["static_value"]),
         description=dict(type="str"),
         tag=dict(type="list", elements="str", aliases=["tags"]),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[["dynamic_filter", "static_members"]])
-    if not panos_utils.HAS_PANOS:
-        module.fail_json(msg=missing_required_lib("pan-os-python"), exception=panos_utils.PANOS_IMPORT_ERROR)
+    ), mutually_exclusive=[["dynamic_filter", "static_members"]])
     params = module.params
-    try:
-        _check(params)
-    except ValueError as e:
-        module.fail_json(msg=str(e))
-
     wanted = dict((option, params[option]) for option in FIELDS)
     if params["dynamic_filter"] is not None:
         wanted["static_members"] = []   # a group is one or the other
     elif params["static_members"] is not None:
         wanted["dynamic_filter"] = ""
-    try:
-        parent = panos_utils.connect(params["provider"], vsys=params["vsys"], device_group=params["device_group"])
+    with module.failures():
+        check(params)
         changed, before, after, _obj = panos_utils.sync_object(
-            parent, "address_group", params["name"], FIELDS, wanted, state=params["state"],
+            module.panos_connect(), "address_group", params["name"], FIELDS, wanted, state=params["state"],
             check_mode=module.check_mode, create_needs=("dynamic_filter", "static_members"))
-    except panos_utils.PanosError as e:
-        module.fail_json(msg="PAN-OS: %s" % e)
-    except ValueError as e:
-        module.fail_json(msg=str(e))
-
-    before = dict(before, name=params["name"]) if before else {}
-    after = dict(after, name=params["name"]) if after else {}
-    result = dict(changed=changed, address_group=after)
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
-    module.exit_json(**result)
+    before, after = [dict(view, name=params["name"]) if view else {} for view in (before, after)]
+    module.done(changed, dict(before=before, after=after), address_group=after)
 
 
 if __name__ == "__main__":

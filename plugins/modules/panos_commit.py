@@ -14,14 +14,17 @@ description:
   - Commits the candidate configuration so that tag, address group and rule changes made with
     M(netevents.nutanix.panos_tag), M(netevents.nutanix.panos_address_group) and
     M(netevents.nutanix.panos_security_rule) take effect. Run it once, at the end of the play.
-  - Reports no change when PAN-OS says there is nothing to commit.
+  - Reports a change when a commit job finished successfully (with O(sync=false), when it was queued), and no
+    change when PAN-OS says there is nothing to commit.
+  - A commit job that fails fails the task, with the job's details, and reports no change - PAN-OS keeps the
+    running configuration as it was and the changes stay in the candidate configuration.
   - When another commit is running, waits and tries again until O(timeout), then waits for its own job
     (with O(sync)) and reports it.
   - On Panorama this commits to Panorama itself; it does not push to the firewalls.
   - Registered-IP tags (M(netevents.nutanix.panos_registered_ip)) need no commit.
 author: netevents.nutanix maintainers (!UNKNOWN)
 extends_documentation_fragment:
-  - netevents.nutanix.panos.provider
+  - netevents.nutanix.panos
 attributes:
   check_mode:
     support: full
@@ -133,51 +136,40 @@ waited_for_other_commit:
   sample: false
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.base_module import PanosModule
 
 
 def main():
-    argument_spec = panos_utils.provider_argument_spec(vsys=False, device_group=False)
-    argument_spec.update(
+    module = PanosModule(dict(
         description=dict(type="str"),
         admins=dict(type="list", elements="str"),
         force=dict(type="bool", default=False),
         sync=dict(type="bool", default=True),
         timeout=dict(type="int", default=600),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not panos_utils.HAS_PANOS:
-        module.fail_json(msg=missing_required_lib("pan-os-python"), exception=panos_utils.PANOS_IMPORT_ERROR)
+    ), vsys=False, device_group=False)
     params = module.params
-    if params["timeout"] <= 0:
-        module.fail_json(msg="timeout must be a positive number of seconds")
-    if params["description"] is not None and len(params["description"]) > 512:
-        module.fail_json(msg="description is limited to 512 characters by PAN-OS")
-
-    empty = dict(jobid=None, status=None, result=None, details=[], warnings_list=[], waited_for_other_commit=False)
-    try:
-        device = panos_utils.connect(params["provider"])
+    result = dict(jobid=None, status=None, result=None, details=[], warnings_list=[], waited_for_other_commit=False)
+    with module.failures(**result):
+        if params["timeout"] <= 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        if params["description"] is not None and len(params["description"]) > 512:
+            raise ValueError("description is limited to 512 characters by PAN-OS")
+        device = module.panos_connect()
         if module.check_mode:
             pending = params["force"] or panos_utils.pending_changes(device)
-            checked = dict(empty)
-            checked.update(changed=pending, details=["Changes are pending." if pending
-                                                     else "There are no changes to commit."])
-            module.exit_json(**checked)
+            result["details"] = ["Changes are pending." if pending else "There are no changes to commit."]
+            module.done(pending, **result)
         outcome = panos_utils.commit(device, description=params["description"], admins=params["admins"],
                                      force=params["force"], sync=params["sync"], timeout=params["timeout"])
-    except panos_utils.PanosError as e:
-        module.fail_json(msg="PAN-OS: %s" % e, **empty)
-
-    result = dict(changed=outcome["changed"], jobid=outcome["jobid"], status=outcome["status"],
-                  result=outcome["result"], details=outcome["details"], warnings_list=outcome["warnings"],
-                  waited_for_other_commit=outcome["waited_for_other_commit"])
+    result.update((key, outcome[key]) for key in ("jobid", "status", "result", "details", "waited_for_other_commit"))
+    result["warnings_list"] = outcome["warnings"]
     if outcome["job"] is not None:
         result["job"] = outcome["job"]
     if params["sync"] and outcome["changed"] and outcome["result"] != "OK":
         reason = "; ".join(outcome["details"]) or "no details"
-        module.fail_json(msg="PAN-OS: commit job %s failed: %s" % (outcome["jobid"], reason), **result)
-    module.exit_json(**result)
+        module.fail_json(msg="PAN-OS: commit job %s failed: %s" % (outcome["jobid"], reason), changed=False, **result)
+    module.done(outcome["changed"], **result)
 
 
 if __name__ == "__main__":

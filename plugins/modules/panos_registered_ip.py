@@ -20,6 +20,7 @@ description:
     only until O(timeout) expires (when set), and are the right tool for tags that change as VMs come and go.
 author: netevents.nutanix maintainers (!UNKNOWN)
 extends_documentation_fragment:
+  - netevents.nutanix.panos
   - netevents.nutanix.panos.vsys
 attributes:
   check_mode:
@@ -124,45 +125,43 @@ userid_calls:
   sample: 1
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.base_module import PanosModule
 
 MAX_TIMEOUT = 2592000
 
 
-def _lists(table):
+def lists(table):
     return dict((ip, sorted(tags)) for ip, tags in sorted(table.items()))
 
 
+def check(params):
+    """The IPs and tags asked for, as sets; ValueError with a message for the user."""
+    ips = set(panos_utils.normalize_ip(ip) for ip in params["ips"])
+    tags = set(panos_utils.validate_name(tag, "tag") for tag in params["tags"])
+    if not tags:
+        raise ValueError("tags must name at least one tag")
+    if params["exclusive"] and params["state"] == "absent":
+        raise ValueError("exclusive applies to state=present only")
+    if not ips and not params["exclusive"]:
+        raise ValueError("ips must list at least one address (an empty list only makes sense with exclusive)")
+    if not 0 <= params["timeout"] <= MAX_TIMEOUT:
+        raise ValueError("timeout must be between 0 (never expire) and %d seconds" % MAX_TIMEOUT)
+    return ips, tags
+
+
 def main():
-    argument_spec = panos_utils.provider_argument_spec(device_group=False)
-    argument_spec.update(
+    module = PanosModule(dict(
         ips=dict(type="list", elements="str", required=True),
         tags=dict(type="list", elements="str", required=True, aliases=["tag"]),
         timeout=dict(type="int", default=0),
         exclusive=dict(type="bool", default=False),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not panos_utils.HAS_PANOS:
-        module.fail_json(msg=missing_required_lib("pan-os-python"), exception=panos_utils.PANOS_IMPORT_ERROR)
+    ), device_group=False)
     params = module.params
-    try:
-        ips = set(panos_utils.normalize_ip(ip) for ip in params["ips"])
-        tags = set(panos_utils.validate_name(tag, "tag") for tag in params["tags"])
-    except ValueError as e:
-        module.fail_json(msg=str(e))
-    if not tags:
-        module.fail_json(msg="tags must name at least one tag")
-    if params["exclusive"] and params["state"] == "absent":
-        module.fail_json(msg="exclusive applies to state=present only")
-    if not ips and not params["exclusive"]:
-        module.fail_json(msg="ips must list at least one address (an empty list only makes sense with exclusive)")
-    if not 0 <= params["timeout"] <= MAX_TIMEOUT:
-        module.fail_json(msg="timeout must be between 0 (never expire) and %d seconds" % MAX_TIMEOUT)
-
-    try:
-        device = panos_utils.connect(params["provider"], vsys=params["vsys"])
+    with module.failures():
+        ips, tags = check(params)
+        device = module.panos_connect()
         table = panos_utils.get_registered_ips(device, tag=next(iter(tags)) if len(tags) == 1 else None)
         current = dict((ip, have & tags) for ip, have in table.items() if have & tags)
         register, unregister, after = panos_utils.plan_registered_ips(
@@ -171,17 +170,11 @@ def main():
         if not module.check_mode:
             calls = panos_utils.apply_registered_ips(device, register=register, unregister=unregister,
                                                      timeout=params["timeout"] or None)
-    except panos_utils.PanosError as e:
-        module.fail_json(msg="PAN-OS: %s" % e)
-
-    changed = bool(register or unregister)
-    result = dict(changed=changed, registered_ips=_lists(after), registered=_lists(register),
-                  unregistered=_lists(unregister), userid_calls=calls)
-    if module._diff and changed:
-        touched = set(register) | set(unregister)
-        result["diff"] = dict(before=_lists(dict((ip, current.get(ip, ())) for ip in touched)),
-                              after=_lists(dict((ip, after.get(ip, ())) for ip in touched)))
-    module.exit_json(**result)
+    touched = set(register) | set(unregister)
+    diff = dict(before=lists(dict((ip, current.get(ip, ())) for ip in touched)),
+                after=lists(dict((ip, after.get(ip, ())) for ip in touched))) if touched else None
+    module.done(bool(touched), diff, registered_ips=lists(after), registered=lists(register),
+                unregistered=lists(unregister), userid_calls=calls)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ description:
   - Only the options given are compared and written, one setting at a time, so settings this module does not
     manage (log forwarding, security profiles, schedules) and the rule's UUID are left as they are and never
     make the task report a change.
-  - The change is not live until committed. Make all your tag, address group and rule changes first, then
-    commit once at the end with M(netevents.nutanix.panos_commit).
 author: netevents.nutanix maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - netevents.nutanix.panos
+  - netevents.nutanix.panos.vsys
+  - netevents.nutanix.panos.device_group
+  - netevents.nutanix.panos.candidate
 attributes:
   check_mode:
     support: full
@@ -156,17 +157,17 @@ rule:
   returned: always
   type: dict
   sample:
-    name: web-to-db
-    position: 1
-    source_zone: [trust]
-    destination_zone: [trust]
+    name: web-deny
+    position: 2
+    source_zone: [any]
+    destination_zone: [any]
     source_ip: [ntnx-web-prod]
-    destination_ip: [ntnx-db-prod]
-    application: [mysql]
+    destination_ip: [any]
+    application: [any]
     service: [application-default]
-    action: allow
-    description: Managed by netevents.nutanix
-    tag: [ntnx.AppTier.Web]
+    action: deny
+    description: null
+    tag: []
     disabled: null
 moved:
   description: Whether the rule was (or in check mode would be) moved to O(location).
@@ -175,8 +176,8 @@ moved:
   sample: false
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.base_module import PanosModule
 
 FIELDS = {
     "source_zone": "fromzone", "destination_zone": "tozone", "source_ip": "source", "destination_ip": "destination",
@@ -189,7 +190,7 @@ MEMBER_KINDS = {"source_zone": "zone", "destination_zone": "zone", "application"
                 "service": "service", "tag": "tag"}
 
 
-def _check(params):
+def check(params):
     """Validate names and combinations; raise ValueError with a message for the user."""
     panos_utils.validate_name(params["name"], "rule")
     for option, kind in MEMBER_KINDS.items():
@@ -234,8 +235,7 @@ def moved_order(order, name, location, ref=None):
 
 
 def main():
-    argument_spec = panos_utils.provider_argument_spec()
-    argument_spec.update(
+    module = PanosModule(dict(
         name=dict(type="str", required=True, aliases=["rule_name"]),
         source_zone=dict(type="list", elements="str"),
         destination_zone=dict(type="list", elements="str"),
@@ -251,31 +251,22 @@ def main():
         existing_rule=dict(type="str"),
         rulebase=dict(type="str", choices=["pre-rulebase", "post-rulebase"], default="pre-rulebase"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not panos_utils.HAS_PANOS:
-        module.fail_json(msg=missing_required_lib("pan-os-python"), exception=panos_utils.PANOS_IMPORT_ERROR)
+    ))
     params = module.params
-    try:
-        _check(params)
-    except ValueError as e:
-        module.fail_json(msg=str(e))
     name, location, ref = params["name"], params["location"], params["existing_rule"]
-
+    placing = bool(location) and params["state"] == "present"
     moved = False
-    try:
-        parent = panos_utils.connect(params["provider"], vsys=params["vsys"], device_group=params["device_group"])
-        rulebase = panos_utils.rulebase(parent, post=params["rulebase"] == "post-rulebase")
-        order = []
-        if location and params["state"] == "present":
-            order = panos_utils.list_names(rulebase, "rule")
-            if ref and ref not in order:
-                module.fail_json(msg="existing_rule %r is not in the rulebase, so the rule cannot be placed %s it"
-                                 % (ref, location))
+    with module.failures():
+        check(params)
+        rulebase = panos_utils.rulebase(module.panos_connect(), post=params["rulebase"] == "post-rulebase")
+        order = panos_utils.list_names(rulebase, "rule") if placing else []
+        if ref and placing and ref not in order:
+            raise ValueError("existing_rule %r is not in the rulebase, so the rule cannot be placed %s it"
+                             % (ref, location))
         changed, before, after, rule = panos_utils.sync_object(
             rulebase, "rule", name, FIELDS, dict((k, params[k]) for k in FIELDS),
             state=params["state"], check_mode=module.check_mode, defaults=DEFAULTS)
-        if location and params["state"] == "present":
+        if placing:
             if before:
                 before["position"] = order.index(name) + 1
             else:
@@ -286,15 +277,8 @@ def main():
                     panos_utils.move_object(rule, location, ref)
                 order = moved_order(order, name, location, ref)
             after["position"] = order.index(name) + 1
-    except panos_utils.PanosError as e:
-        module.fail_json(msg="PAN-OS: %s" % e)
-
-    before = dict(before, name=name) if before else {}
-    after = dict(after, name=name) if after else {}
-    result = dict(changed=changed or moved, moved=moved, rule=after)
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
-    module.exit_json(**result)
+    before, after = [dict(view, name=name) if view else {} for view in (before, after)]
+    module.done(changed or moved, dict(before=before, after=after), moved=moved, rule=after)
 
 
 if __name__ == "__main__":

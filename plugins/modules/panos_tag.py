@@ -12,20 +12,14 @@ short_description: Manage a tag object on a PAN-OS firewall or Panorama
 version_added: 0.1.0
 description:
   - Creates, updates or deletes a tag object (Objects > Tags) in the candidate configuration.
-  - The change is not live until committed. Make all your tag, address group and rule changes first, then
-    commit once at the end with M(netevents.nutanix.panos_commit).
   - Tags of dynamic address groups need an object of the same name only for display; registered-IP tags
     (M(netevents.nutanix.panos_registered_ip)) work without one.
 author: netevents.nutanix maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - netevents.nutanix.panos
-attributes:
-  check_mode:
-    support: full
-    description: Reports what would change without changing the candidate configuration.
-  diff_mode:
-    support: full
-    description: Shows the tag before and after.
+  - netevents.nutanix.panos.vsys
+  - netevents.nutanix.panos.device_group
+  - netevents.nutanix.panos.candidate
 options:
   name:
     description:
@@ -110,10 +104,6 @@ EXAMPLES = r"""
     provider: "{{ panos_provider }}"
     name: legacy-web
     state: absent
-
-- name: Commit once, after all object changes
-  netevents.nutanix.panos_commit:
-    provider: "{{ panos_provider }}"
 """
 
 RETURN = r"""
@@ -134,8 +124,8 @@ tag:
   sample: {"name": "ntnx.AppTier.Web", "color": "green", "comments": "Web tier VMs"}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.base_module import PanosModule
 
 COLORS = (
     "red", "green", "blue", "yellow", "copper", "orange", "purple", "gray", "light green", "cyan", "light gray",
@@ -147,49 +137,31 @@ COLORS = (
 FIELDS = {"color": "color", "comments": "comments"}
 
 
-def _readable(view, color_names):
-    if not view:
-        return {}
-    view = dict(view)
-    view["color"] = color_names.get(view.get("color"), view.get("color"))
-    return view
-
-
 def main():
-    argument_spec = panos_utils.provider_argument_spec()
-    argument_spec.update(
+    module = PanosModule(dict(
         name=dict(type="str", required=True),
         color=dict(type="str", choices=list(COLORS)),
         comments=dict(type="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not panos_utils.HAS_PANOS:
-        module.fail_json(msg=missing_required_lib("pan-os-python"), exception=panos_utils.PANOS_IMPORT_ERROR)
+    ))
     params = module.params
-    try:
-        name = panos_utils.validate_name(params["name"], "tag")
-    except ValueError as e:
-        module.fail_json(msg=str(e))
-    if params["comments"] is not None and len(params["comments"]) > 1023:
-        module.fail_json(msg="comments are limited to 1023 characters by PAN-OS")
-
     color_ids = dict((c, panos_utils.tag_color_id(c)) for c in COLORS)
     color_names = dict((v, k) for k, v in color_ids.items())
-    wanted = dict(color=color_ids.get(params["color"]), comments=params["comments"])
-    try:
-        parent = panos_utils.connect(params["provider"], vsys=params["vsys"], device_group=params["device_group"])
-        changed, before, after, _obj = panos_utils.sync_object(
-            parent, "tag", name, FIELDS, wanted, state=params["state"], check_mode=module.check_mode)
-    except panos_utils.PanosError as e:
-        module.fail_json(msg="PAN-OS: %s" % e)
 
-    before = _readable(dict(before, name=name) if before else {}, color_names)
-    after = _readable(dict(after, name=name) if after else {}, color_names)
-    result = dict(changed=changed, tag=after)
-    if module._diff:
-        result["diff"] = dict(before=before, after=after)
-    module.exit_json(**result)
+    def readable(view):
+        if not view:
+            return {}
+        return dict(view, name=params["name"], color=color_names.get(view["color"], view["color"]))
+
+    with module.failures():
+        panos_utils.validate_name(params["name"], "tag")
+        if params["comments"] is not None and len(params["comments"]) > 1023:
+            raise ValueError("comments are limited to 1023 characters by PAN-OS")
+        wanted = dict(color=color_ids.get(params["color"]), comments=params["comments"])
+        changed, before, after, _obj = panos_utils.sync_object(
+            module.panos_connect(), "tag", params["name"], FIELDS, wanted, state=params["state"],
+            check_mode=module.check_mode)
+    module.done(changed, dict(before=readable(before), after=readable(after)), tag=readable(after))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ author: netevents.nutanix maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - netevents.nutanix.prism
   - netevents.nutanix.panos
+  - netevents.nutanix.panos.vsys
+  - netevents.nutanix.panos.device_group
 attributes:
   check_mode:
     support: full
@@ -29,6 +31,12 @@ attributes:
   diff_mode:
     support: full
     description: Shows, for each IP that changes, its owned tags before and after.
+  action_group:
+    support: full
+    description: Its Prism options and its provider can be set with C(module_defaults) for either group.
+    membership:
+      - netevents.nutanix.prism
+      - netevents.nutanix.panos
 options:
   tag_format:
     description:
@@ -61,9 +69,6 @@ options:
       - VMs read per Prism C(vms/list) page (Prism allows at most 500).
     type: int
     default: 500
-requirements:
-  - requests
-  - pan-os-python
 seealso:
   - module: netevents.nutanix.panos_registered_ip
 notes:
@@ -86,18 +91,21 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     var: sync.summary
 
-- name: Only the AppTier category, with an explicit tag for the web tier
-  netevents.nutanix.vm_tag_sync:
-    nutanix_host: prism.example.com
-    nutanix_username: admin
-    nutanix_password: "{{ vault_prism_password }}"
-    provider:
-      ip_address: fw.example.com
-      api_key: "{{ vault_panos_api_key }}"
-    categories: [AppTier]
-    tag_mapping:
-      "AppTier:Web": web-servers
-  check_mode: true
+- name: The connection options of both action groups, set once
+  module_defaults:
+    group/netevents.nutanix.prism:
+      nutanix_host: prism.example.com
+      nutanix_username: admin
+      nutanix_password: "{{ vault_prism_password }}"
+    group/netevents.nutanix.panos:
+      provider: "{{ panos_provider }}"
+  block:
+    - name: Only the AppTier category, with an explicit tag for the web tier
+      netevents.nutanix.vm_tag_sync:
+        categories: [AppTier]
+        tag_mapping:
+          "AppTier:Web": web-servers
+      check_mode: true
 """
 
 RETURN = r"""
@@ -151,67 +159,46 @@ unregistered:
   sample: {"10.1.1.9": ["ntnx.AppTier.Db"]}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_utils
-from ansible_collections.netevents.nutanix.plugins.module_utils import prism as prism_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.base_module import PrismPanosModule
 from ansible_collections.netevents.nutanix.plugins.module_utils.reconcile import reconcile
 from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import TagError, TagMapper
 
 
-def _sorted_lists(mapping):
+def sorted_lists(mapping):
     return dict((ip, sorted(tags)) for ip, tags in sorted(mapping.items()))
 
 
 def main():
-    argument_spec = prism_utils.prism_argument_spec()
-    argument_spec.update(panos_utils.provider_argument_spec())
-    argument_spec.update(
+    module = PrismPanosModule(dict(
         tag_format=dict(type="str", default="ntnx.{category}.{value}"),
         tag_mapping=dict(type="dict"),
         categories=dict(type="list", elements="str"),
         owned_prefix=dict(type="str"),
         tag_timeout=dict(type="int", default=0),
         page_size=dict(type="int", default=500),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not prism_utils.HAS_REQUESTS:
-        module.fail_json(msg=missing_required_lib("requests"), exception=prism_utils.REQUESTS_IMPORT_ERROR)
-    if not panos_utils.HAS_PANOS:
-        module.fail_json(msg=missing_required_lib("pan-os-python"), exception=panos_utils.PANOS_IMPORT_ERROR)
+    ))
     params = module.params
-    if not 1 <= params["page_size"] <= 500:
-        module.fail_json(msg="page_size must be between 1 and 500 (Prism's vms/list limit)")
-    if params["tag_timeout"] < 0:
-        module.fail_json(msg="tag_timeout must be 0 (never expire) or a number of seconds")
-
-    try:
-        mapper = TagMapper(tag_format=params["tag_format"], mapping=params["tag_mapping"],
-                           categories=params["categories"], owned_prefix=params["owned_prefix"])
-    except TagError as e:
-        module.fail_json(msg="Invalid tag settings: %s" % e)
-
-    try:
-        client = prism_utils.client_from_params(params)
-        device = panos_utils.connect(params["provider"], vsys=params.get("vsys") or "vsys1",
-                                     device_group=params.get("device_group"))
-        vms, desired, results = reconcile(client, [device], mapper, apply=not module.check_mode,
-                                          timeout=params["tag_timeout"] or None, page_size=params["page_size"])
-    except prism_utils.PrismError as e:
-        module.fail_json(msg="Prism: %s" % e, status_code=e.status_code)
-    except panos_utils.PanosError as e:
-        module.fail_json(msg="PAN-OS: %s" % e)
-
-    result_plan, current, calls = results[0]
-    summary = result_plan.summary()
+    with module.failures():
+        if not 1 <= params["page_size"] <= 500:
+            raise ValueError("page_size must be between 1 and 500 (Prism's vms/list limit)")
+        if params["tag_timeout"] < 0:
+            raise ValueError("tag_timeout must be 0 (never expire) or a number of seconds")
+        try:
+            mapper = TagMapper(tag_format=params["tag_format"], mapping=params["tag_mapping"],
+                               categories=params["categories"], owned_prefix=params["owned_prefix"])
+        except TagError as e:
+            raise ValueError("Invalid tag settings: %s" % e)
+        vms, desired, results = reconcile(module.prism_client(), [module.panos_connect()], mapper,
+                                          apply=not module.check_mode, timeout=params["tag_timeout"] or None,
+                                          page_size=params["page_size"])
+    plan, current, calls = results[0]
+    touched = set(plan.register) | set(plan.unregister)
+    diff = dict(before=sorted_lists(dict((ip, [t for t in current.get(ip, ()) if mapper.owns(t)]) for ip in touched)),
+                after=sorted_lists(dict((ip, desired.get(ip, ())) for ip in touched))) if plan.changed else None
+    summary = plan.summary()
     summary.update(vms=len(vms), vms_powered_on=sum(1 for v in vms if v.power_state == "ON"), userid_calls=calls)
-    output = dict(changed=result_plan.changed, summary=summary,
-                  registered=_sorted_lists(result_plan.register), unregistered=_sorted_lists(result_plan.unregister))
-    if module._diff and result_plan.changed:
-        touched = set(result_plan.register) | set(result_plan.unregister)
-        before = dict((ip, sorted(t for t in current.get(ip, ()) if mapper.owns(t))) for ip in touched)
-        after = dict((ip, sorted(desired.get(ip, ()))) for ip in touched)
-        output["diff"] = dict(before=dict(sorted(before.items())), after=dict(sorted(after.items())))
-    module.exit_json(**output)
+    module.done(plan.changed, diff, summary=summary, registered=sorted_lists(plan.register),
+                unregistered=sorted_lists(plan.unregister))
 
 
 if __name__ == "__main__":

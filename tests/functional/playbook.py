@@ -56,7 +56,7 @@ def ansible_env(tmp_path, extra=None):
         "NETEVENTS_RESULTS_FILE": str(tmp_path / "results.jsonl"),
     })
     # Modules must not pick up connection settings from the developer's shell.
-    for var in ("NUTANIX_HOST", "NUTANIX_PORT", "NUTANIX_USERNAME", "NUTANIX_PASSWORD", "VALIDATE_CERTS",
+    for var in ("NUTANIX_HOST", "NUTANIX_PORT", "NUTANIX_USERNAME", "NUTANIX_PASSWORD", "VALIDATE_CERTS", "NUTANIX_CA_PATH",
                 "PANOS_HOSTNAME", "PANOS_USERNAME", "PANOS_PASSWORD", "PANOS_API_KEY"):
         env.pop(var, None)
     env.update(extra or {})
@@ -64,9 +64,9 @@ def ansible_env(tmp_path, extra=None):
 
 
 def run_playbook(tmp_path, tasks=None, playbook=None, extra_vars=None, check=False, diff=False,
-                 env=None, args=(), timeout=600, inventory="localhost,"):
-    """Run *tasks* (a list of task dicts, as one play on localhost) or an existing *playbook* file, against
-    *inventory* (a path, or a comma-separated host list) over the local connection."""
+                 env=None, args=(), timeout=600, inventory=None):
+    """Run *tasks* (a list of task dicts, as one play on localhost) or an existing *playbook* file, on localhost
+    over the local connection or, given an *inventory* file, on its hosts with the connections it names."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     results_file = tmp_path / "results.jsonl"
     if results_file.exists():
@@ -75,8 +75,8 @@ def run_playbook(tmp_path, tasks=None, playbook=None, extra_vars=None, check=Fal
         playbook = tmp_path / "play.yml"
         play = [{"name": "functional test", "hosts": "localhost", "gather_facts": False, "tasks": tasks}]
         playbook.write_text(yaml.safe_dump(play, sort_keys=False))
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
-           "-c", "local", str(playbook)]
+    target = ["-i", str(inventory)] if inventory else ["-i", "localhost,", "-c", "local"]
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook")] + target + [str(playbook)]
     if extra_vars:
         vars_file = tmp_path / "extra_vars.json"
         vars_file.write_text(json.dumps(extra_vars))

@@ -15,6 +15,7 @@ import requests
 
 from tests.functional.conftest import PRISM_PASSWORD, PRISM_USERNAME
 from tests.functional.playbook import run_playbook
+from tests.simulators._common import make_self_signed_cert
 
 MODULE = "netevents.nutanix.nutanix_webhook"
 INFO = "netevents.nutanix.nutanix_webhook_info"
@@ -276,17 +277,35 @@ def test_validate_certs(tmp_path, prism_sim):
     assert run.status("verify") == "failed"
     msg = run.result("verify")["msg"]
     assert "TLS certificate of Prism at %s could not be verified" % prism_sim.url in msg
-    assert "validate_certs: false" in msg and "REQUESTS_CA_BUNDLE" in msg
+    assert "validate_certs: false" in msg and "in nutanix_ca_path" in msg
     assert api.webhooks() == []
 
     run = run_playbook(tmp_path / "2", tasks=[hook(prism_sim, "no verify", validate_certs=False)])
     assert run.rc == 0 and run.result("no verify")["changed"] is True
 
-    # Trusting the simulator's certificate makes verification pass.
-    run = run_playbook(tmp_path / "3", tasks=[hook(prism_sim, "trusted", validate_certs=True)],
+    # Trusting the simulator's certificate makes verification pass: nutanix_ca_path, its environment
+    # variable, or the trusted CAs of requests.
+    run = run_playbook(tmp_path / "3", tasks=[
+        hook(prism_sim, "ca_path", validate_certs=True, nutanix_ca_path=prism_sim.cert_path),
+        hook(prism_sim, "ca_path from env", validate_certs=True),
+    ], env={"NUTANIX_CA_PATH": prism_sim.cert_path})
+    assert run.rc == 0, run.stdout
+    assert run.result("ca_path")["changed"] is False and run.result("ca_path from env")["changed"] is False
+    run = run_playbook(tmp_path / "4", tasks=[hook(prism_sim, "trusted", validate_certs=True)],
                        env={"REQUESTS_CA_BUNDLE": prism_sim.cert_path})
     assert run.rc == 0, run.stdout
     assert run.result("trusted")["changed"] is False
+
+
+def test_a_ca_path_that_does_not_sign_prism_names_the_option(tmp_path, prism_sim):
+    other, _key = make_self_signed_cert(str(tmp_path))
+    run = run_playbook(tmp_path / "run", tasks=[
+        hook(prism_sim, "other ca", validate_certs=True, nutanix_ca_path=other),
+        hook(prism_sim, "no such file", validate_certs=True, nutanix_ca_path=str(tmp_path / "missing.pem"))])
+    assert run.status("other ca") == "failed" and run.status("no such file") == "failed"
+    assert "could not be verified against nutanix_ca_path %s" % other in run.result("other ca")["msg"]
+    assert run.result("no such file")["msg"].startswith("Prism: nutanix_ca_path: cannot load the CA certificates")
+    assert Api(prism_sim).webhooks() == []
 
 
 def test_unreachable_prism(tmp_path, prism_sim):

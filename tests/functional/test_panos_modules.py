@@ -401,6 +401,8 @@ def test_failed_commit_fails_the_task_with_the_job_details(tmp_path, panos_provi
     assert_clean_failure(run, result, "failed", "no-such-group")
     job = api.op("<show><jobs><id>%d</id></jobs></show>" % result["jobid"]).find("job")
     assert job.findtext("result") == "FAIL" and result["result"] == "FAIL"
+    assert result["changed"] is False   # PAN-OS kept the running configuration as it was
+    assert api.op("<check><pending-changes/></check>").text == "yes"   # the change waits in the candidate
 
     fix = {"name": "fix", "netevents.nutanix.panos_security_rule": {
         "provider": PROVIDER, "name": "refers-to-nothing", "state": "absent"}}

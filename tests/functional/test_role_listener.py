@@ -143,7 +143,8 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed")
 @pytest.mark.parametrize("port,capabilities", [(8080, ""), (443, "CAP_NET_BIND_SERVICE")])
 def test_rendered_unit_verifies(tmp_path, port, capabilities):
-    """Render the role's unit for a systemd host and check it with systemd-analyze verify."""
+    """Render the role's unit for a systemd host and check it with systemd-analyze verify (and security, offline:
+    tests/functional/test_role_systemd_host.py scores the running unit)."""
     role = os.path.join(REPO, "roles", "listener")
     unit = tmp_path / "netevents-listener.service"
     tasks = [
@@ -158,11 +159,15 @@ def test_rendered_unit_verifies(tmp_path, port, capabilities):
     (install_dir / "venv").symlink_to(os.path.dirname(os.path.dirname(sys.executable)))
     run = run_playbook(tmp_path, tasks=tasks, extra_vars={
         "listener_port": port, "listener_install_dir": str(install_dir), "listener_user": "root",
-        "listener_group": "root"})
+        "listener_group": "root", "listener_prism_host": "127.0.0.1", "listener_allowed_networks": ["127.0.0.0/29"],
+        "listener_panos_targets": [{"ip_address": "127.0.0.2"}, {"ip_address": "::1"}]})
     assert run.rc == 0, run.stdout[-3000:]
     text = unit.read_text()
     assert "CapabilityBoundingSet=%s\n" % capabilities in text
     assert "StateDirectory=netevents-listener\n" in text and "ProtectSystem=strict\n" in text
+    # Every peer is an address: the allowlist names them all. A capability held for a low port rules out PrivateUsers.
+    assert "IPAddressDeny=any\nIPAddressAllow=127.0.0.1 ::1 127.0.0.0/29 127.0.0.2\n" in text
+    assert ("PrivateUsers=yes\n" in text) == (not capabilities)
     proc = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True,
                           check=False)
     # Warnings still exit 0: any output at all is a finding.

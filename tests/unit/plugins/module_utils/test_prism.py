@@ -12,12 +12,11 @@ import time
 import pytest
 from flask import Flask, Response, jsonify, request
 
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.netevents.nutanix.plugins.module_utils import prism
+from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES
 from ansible_collections.netevents.nutanix.plugins.module_utils.prism import (
-    KNOWN_EVENTS, PrismClient, PrismError, prism_argument_spec, validate_post_url, webhook_changes, webhook_spec,
-    webhook_view)
-from tests.simulators._common import ServerThread
+    PrismClient, PrismError, validate_post_url, webhook_changes, webhook_spec, webhook_view)
+from tests.simulators._common import ServerThread, make_self_signed_cert
 from tests.simulators.prism import PrismSimulator
 
 PASSWORD = "S3cret-Pa55"
@@ -248,11 +247,32 @@ def test_403_names_permission(stub):
     assert "HTTP 403" in str(info.value) and "permission" in str(info.value)
 
 
-def test_non_json_success_is_an_error(stub):
+def test_non_json_success_is_not_prism(stub):
     stub.add("/users/me", {"text": "<html>login page</html>"})
     with pytest.raises(PrismError) as info:
         stub.client().users_me()
-    assert "not with JSON" in str(info.value)
+    assert "HTTP 200 and an answer that is not JSON: this is not a Prism v3 API" in str(info.value)
+    assert info.value.status_code is None
+
+
+def test_a_web_server_404_is_not_taken_for_a_missing_entity(stub):
+    """Another service on the port: no Prism error body. status_code None, so no caller reads 'entity gone'."""
+    stub.add("/webhooks/abc", {"status": 404, "text": "<h1>Not Found</h1><p>Not Found</p>"})
+    with pytest.raises(PrismError) as info:
+        stub.client().get_webhook("abc")
+    text = str(info.value)
+    assert "GET /api/nutanix/v3/webhooks/abc with HTTP 404 and no Prism error: this is not a Prism v3 API" in text
+    assert "the server calls itself 'Werkzeug/" in text and "nutanix_port" in text
+    assert info.value.status_code is None and "Not Found Not Found" not in text
+
+
+def test_json_that_is_not_a_v3_entity_is_explained(stub):
+    stub.add("/webhooks/abc", {"json": {"ok": True}})
+    stub.add("/webhooks/list", {"json": ["not", "a", "list", "answer"]})
+    with pytest.raises(PrismError, match="not a Prism v3 entity"):
+        stub.client().get_webhook("abc")
+    with pytest.raises(PrismError, match="not a Prism v3 list"):
+        stub.client().list_webhooks()
 
 
 # --------------------------------------------------------------------------- TLS
@@ -263,7 +283,31 @@ def test_tls_verification_on_by_default_and_explained(sim):
         client.users_me()
     text = str(info.value)
     assert "could not be verified (self-signed certificate)" in text
-    assert "REQUESTS_CA_BUNDLE" in text and "validate_certs: false" in text
+    assert "in nutanix_ca_path" in text and "validate_certs: false" in text
+
+
+def test_ca_path_makes_verification_pass_whatever_the_environment_says(sim, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    client = PrismClient(sim.host, port=sim.port, username="admin", password=PASSWORD, ca_path=sim.cert_path)
+    assert client.users_me()["status"]["name"] == "admin"
+
+
+def test_ca_path_of_another_ca_names_the_option(sim, tmp_path):
+    other, _key = make_self_signed_cert(str(tmp_path))
+    client = PrismClient(sim.host, port=sim.port, username="admin", password=PASSWORD, ca_path=other)
+    with pytest.raises(PrismError) as info:
+        client.users_me()
+    assert "could not be verified against nutanix_ca_path %s" % other in str(info.value)
+
+
+def test_ca_path_that_cannot_be_loaded_fails_before_any_request(tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    for path in (str(bad), str(tmp_path / "missing.pem")):
+        with pytest.raises(PrismError, match="nutanix_ca_path: cannot load the CA certificates in"):
+            PrismClient("prism.example.com", username="u", password="p", ca_path=path)
+    unverified = PrismClient("prism.example.com", username="u", password="p", validate_certs=False, ca_path=str(bad))
+    assert unverified.verify is False
 
 
 def test_ca_bundle_makes_verification_pass(sim, monkeypatch):
@@ -357,34 +401,6 @@ def test_list_vms_is_lazy_and_complete(sim):
     assert len(rest) == 24 and list_calls(sim, "vms") - before == 3
 
 
-# --------------------------------------------------------------------------- argument spec
-
-def test_argument_spec_env_fallbacks(monkeypatch):
-    monkeypatch.setenv("NUTANIX_HOST", "prism.example.com")
-    monkeypatch.setenv("NUTANIX_PORT", "9441")
-    monkeypatch.setenv("NUTANIX_USERNAME", "ops")
-    monkeypatch.setenv("NUTANIX_PASSWORD", PASSWORD)
-    monkeypatch.setenv("VALIDATE_CERTS", "false")
-    result = ArgumentSpecValidator(prism_argument_spec()).validate({})
-    assert result.error_messages == []
-    params = result.validated_parameters
-    assert params["nutanix_host"] == "prism.example.com" and params["nutanix_port"] == 9441
-    assert params["nutanix_username"] == "ops" and params["validate_certs"] is False
-    assert PASSWORD in result._no_log_values
-    client = prism.client_from_params(params)
-    assert client.base_url == "https://prism.example.com:9441" and client.verify is False
-
-
-def test_argument_spec_defaults_and_required(monkeypatch):
-    for var in ("NUTANIX_HOST", "NUTANIX_PORT", "NUTANIX_USERNAME", "NUTANIX_PASSWORD", "VALIDATE_CERTS"):
-        monkeypatch.delenv(var, raising=False)
-    result = ArgumentSpecValidator(prism_argument_spec()).validate(
-        {"nutanix_host": "p", "nutanix_username": "u", "nutanix_password": "x"})
-    assert result.error_messages == []
-    assert result.validated_parameters["nutanix_port"] == 9440
-    assert result.validated_parameters["validate_certs"] is True
-    missing = ArgumentSpecValidator(prism_argument_spec()).validate({})
-    assert any("nutanix_host" in m for m in missing.error_messages)
 
 
 @pytest.mark.parametrize("timeout", [0, -1, None])
@@ -458,9 +474,10 @@ def test_webhook_changes_when_prism_has_no_description_or_credentials():
 
 
 @pytest.mark.parametrize("url", ["ftp://l/", "https://", "listener:8443/events", "https://u:pw@l/", "https://u@l/"])
-def test_validate_post_url_refuses(url):
-    with pytest.raises(ValueError):
+def test_validate_post_url_refuses_without_repeating_the_url(url):
+    with pytest.raises(ValueError) as info:
         validate_post_url(url)
+    assert "u:pw" not in str(info.value) and "u@l" not in str(info.value)
 
 
 def test_validate_post_url_accepts():
@@ -470,5 +487,5 @@ def test_validate_post_url_accepts():
 
 def test_known_events_match_the_simulator():
     from tests.simulators import prism as sim_module
-    assert tuple(KNOWN_EVENTS) == tuple(sim_module.KNOWN_EVENTS)
+    assert tuple(EVENT_TYPES) == tuple(sim_module.KNOWN_EVENTS)
     assert os.path.basename(prism.__file__) == "prism.py"

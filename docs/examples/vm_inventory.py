@@ -25,19 +25,16 @@ from netevents_listener import Plugin, PluginError
 class VmInventoryPlugin(Plugin):
     name = "vm_inventory"
 
+    # Checked by the default check_options with the configuration's own checker (Checker.options).
+    options_spec = {"path": {"required": "the JSON file to keep the inventory in"},
+                    "ask_prism": {"type": "bool", "default": False}}
+
     @classmethod
     def check_options(cls, options, config):
-        unknown = sorted(set(options) - {"path", "ask_prism"})
-        if unknown:
-            raise ValueError("unknown option(s) for vm_inventory: %s" % ", ".join(unknown))
-        if not isinstance(options.get("path"), str):
-            raise ValueError("vm_inventory needs 'path', the JSON file to keep the inventory in")
-        ask_prism = options.get("ask_prism", False)
-        if not isinstance(ask_prism, bool):
-            raise ValueError("ask_prism must be true or false")
-        if ask_prism and config.prism is None:
+        options = super().check_options(options, config)
+        if options["ask_prism"] and config.prism is None:
             raise ValueError("ask_prism needs the 'prism' section of the configuration")
-        return {"path": options["path"], "ask_prism": ask_prism}
+        return options
 
     def start(self, context):
         super().start(context)

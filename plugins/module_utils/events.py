@@ -13,12 +13,20 @@ __metaclass__ = type
 
 import ipaddress
 
-EVENT_TYPES = (
-    "VM.CREATE", "VM.DELETE", "VM.ON", "VM.OFF", "VM.UPDATE", "VM.MIGRATE", "VM.NIC_PLUG", "VM.NIC_UNPLUG",
-)
-# Events after which the VM's IPs should carry its tags, and after which they should not.
-REGISTER_EVENTS = frozenset(("VM.ON", "VM.CREATE", "VM.UPDATE", "VM.NIC_PLUG", "VM.MIGRATE"))
-UNREGISTER_EVENTS = frozenset(("VM.OFF", "VM.DELETE", "VM.NIC_UNPLUG"))
+# The one classification of the event types, for every consumer: the panos plugin reads it from each VmEvent, the
+# EDA source puts it into each event as ``action`` for rulebooks. What the event means for the VM's IPs:
+#   register   -- they should carry the VM's tags while it runs (the payload names the VM's state after it)
+#   unregister -- they carry nothing any more, whatever else the payload says
+#   reconcile  -- an address went away that the payload no longer names: only what was registered before (or a
+#                 full reconcile) tells which
+EVENT_ACTIONS = {
+    "VM.CREATE": "register", "VM.DELETE": "unregister", "VM.ON": "register", "VM.OFF": "unregister",
+    "VM.UPDATE": "register", "VM.MIGRATE": "register", "VM.NIC_PLUG": "register", "VM.NIC_UNPLUG": "reconcile",
+}
+EVENT_TYPES = tuple(EVENT_ACTIONS)
+# Register events after which the VM should soon have an address, even when the payload has none yet (AOS sends
+# an empty nic_list at VM.ON, and learns a DHCP address late): worth asking Prism again.
+EXPECT_IP_EVENTS = frozenset(("VM.ON", "VM.NIC_PLUG"))
 
 _POWER_STATES = {"ON": "ON", "POWERED_ON": "ON", "KPOWEREDON": "ON", "OFF": "OFF", "POWERED_OFF": "OFF",
                  "KPOWEREDOFF": "OFF"}
@@ -63,7 +71,16 @@ class VmEvent(object):
 
     @property
     def known_event(self):
-        return self.event_type in EVENT_TYPES
+        return self.event_type in EVENT_ACTIONS
+
+    @property
+    def action(self):
+        """"register", "unregister" or "reconcile" (see EVENT_ACTIONS); None for a type this parser does not know."""
+        return EVENT_ACTIONS.get(self.event_type)
+
+    @property
+    def expects_ip(self):
+        return self.event_type in EXPECT_IP_EVENTS
 
     @property
     def complete(self):
@@ -73,6 +90,7 @@ class VmEvent(object):
     def to_dict(self):
         return {
             "event_type": self.event_type,
+            "action": self.action,
             "vm_uuid": self.vm_uuid,
             "vm_name": self.vm_name,
             "ips": None if self.ips is None else list(self.ips),
@@ -131,26 +149,25 @@ def _categories(metadata):
     return dict((str(k), str(v)) for k, v in cats.items() if isinstance(k, str) and isinstance(v, (str, int)))
 
 
-def vm_state_from_entity(entity):
-    """A VmState from a v3 VM entity (GET /vms/{uuid}, a vms/list entity, or a webhook's ``data.metadata``)."""
+def _read_entity(entity):
+    """(uuid, name, power_state, ips, categories) of a v3 VM entity; ips/categories None when it does not say."""
     entity = _dict(entity)
     metadata = _dict(entity.get("metadata"))
-    spec = _dict(entity.get("spec"))
-    status = _dict(entity.get("status"))
-    status_res = _dict(status.get("resources"))
-    spec_res = _dict(spec.get("resources"))
+    spec_res = _dict(_dict(entity.get("spec")).get("resources"))
+    status_res = _dict(_dict(entity.get("status")).get("resources"))
     ips = _nic_ips(status_res)
     if ips is None:
         ips = _nic_ips(spec_res)
-    power = normalize_power_state(status_res.get("power_state") or spec_res.get("power_state"))
-    name = status.get("name") or spec.get("name")
-    return VmState(
-        uuid=metadata.get("uuid"),
-        name=name if isinstance(name, str) else None,
-        power_state=power,
-        ips=ips or (),
-        categories=_categories(metadata) or {},
-    )
+    name = _dict(entity.get("status")).get("name") or _dict(entity.get("spec")).get("name")
+    return (metadata.get("uuid"), name if isinstance(name, str) else None,
+            normalize_power_state(status_res.get("power_state") or spec_res.get("power_state")), ips,
+            _categories(metadata))
+
+
+def vm_state_from_entity(entity):
+    """A VmState from a v3 VM entity (GET /vms/{uuid}, a vms/list entity, or a webhook's ``data.metadata``)."""
+    uuid, name, power, ips, categories = _read_entity(entity)
+    return VmState(uuid=uuid, name=name, power_state=power, ips=ips or (), categories=categories or {})
 
 
 def parse_event(body):
@@ -164,25 +181,9 @@ def parse_event(body):
     data = body.get("data")
     if not isinstance(ref, dict) or not isinstance(data, dict):
         raise EventError("the body has no entity_reference or data object")
-    entity = _dict(data.get("metadata"))
-    metadata = _dict(entity.get("metadata"))
-    vm_uuid = ref.get("uuid") or metadata.get("uuid")
+    entity_uuid, name, power, ips, categories = _read_entity(data.get("metadata"))
+    vm_uuid = ref.get("uuid") or entity_uuid
     if not isinstance(vm_uuid, str) or not vm_uuid.strip() or len(vm_uuid) > 128:
         raise EventError("the event names no entity uuid")
-    spec = _dict(entity.get("spec"))
-    status = _dict(entity.get("status"))
-    ips = _nic_ips(_dict(status.get("resources")))
-    if ips is None:
-        ips = _nic_ips(_dict(spec.get("resources")))
-    name = status.get("name") or spec.get("name")
-    power = normalize_power_state(
-        _dict(status.get("resources")).get("power_state") or _dict(spec.get("resources")).get("power_state"))
-    return VmEvent(
-        event_type=event_type.strip(),
-        vm_uuid=vm_uuid.strip(),
-        vm_name=name if isinstance(name, str) else None,
-        ips=ips,
-        categories=_categories(metadata),
-        power_state=power,
-        raw=body,
-    )
+    return VmEvent(event_type=event_type.strip(), vm_uuid=vm_uuid.strip(), vm_name=name, ips=ips,
+                   categories=categories, power_state=power, raw=body)

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import contextlib
 import ipaddress
 import os
@@ -30,7 +31,7 @@ try:
     from panos.base import PanDevice
     from panos.errors import PanCommitInProgress, PanObjectMissing
     from panos.firewall import Firewall, FirewallCommit
-    from panos.objects import AddressGroup, Tag
+    from panos.objects import AddressGroup, AddressObject, Tag
     from panos.panorama import DeviceGroup, Panorama, PanoramaCommit
     from panos.policies import PostRulebase, PreRulebase, Rulebase, SecurityRule
 except ImportError:
@@ -529,39 +530,122 @@ def apply_registered_ips(device, register=None, unregister=None, timeout=None):
     return 1
 
 
-def plan_registered_ips(current, ips, tags, state="present", exclusive=False):
-    """What panos_registered_ip must send: (register, unregister, after) as {ip: set(tags)}.
+class RegisteredIpPlan(object):
+    """What one User-ID call must register and unregister: {ip: set(tags)} each."""
 
-    present   -- every IP in *ips* carries every tag in *tags*;
-    exclusive -- and no other IP carries any of *tags* (they are unregistered from the rest);
-    absent    -- no IP in *ips* carries any of *tags*.
+    def __init__(self, register, unregister, unchanged):
+        self.register = register
+        self.unregister = unregister
+        self.unchanged = unchanged  # IPs whose managed tags are already right
+
+    @property
+    def changed(self):
+        return bool(self.register or self.unregister)
+
+    def summary(self):
+        return {"added": sum(len(t) for t in self.register.values()),
+                "removed": sum(len(t) for t in self.unregister.values()), "unchanged": self.unchanged,
+                "ips_registered": len(self.register), "ips_unregistered": len(self.unregister)}
+
+    def after(self, current):
+        """The table *current* ({ip: tags}) once the plan is applied."""
+        table = dict((ip, set(tags)) for ip, tags in current.items())
+        for ip, tags in self.register.items():
+            table.setdefault(ip, set()).update(tags)
+        for ip, tags in self.unregister.items():
+            table[ip] = table.get(ip, set()) - tags
+            if not table[ip]:
+                del table[ip]
+        return table
+
+
+def plan_registered_ips(desired, current, owns=None, scope=None, refresh=False):
+    """The one register/unregister planner: what makes the managed tags of *current* equal *desired*.
+
+    Used by panos_registered_ip, the reconcile (vm_tag_sync and the listener) and the listener's per-batch change set.
+    desired, current -- {ip: set(tags)}; *current* is the device's table, or what the caller registered before.
+    owns    -- a predicate on tag names: the tags the caller manages (None: all); the others are never unregistered.
+    scope   -- only these IPs are looked at (None: every IP of either table).
+    refresh -- register every desired tag, not only those *current* lacks: for a caller whose *current* is its own
+               memory, so a device that lost them (a reboot) gets them back and their timeouts start again.
     """
-    ips = set(ips)
-    tags = set(tags)
-    register, unregister = {}, {}
-    if state == "present":
-        for ip in ips:
-            missing = tags - current.get(ip, set())
-            if missing:
-                register[ip] = missing
-        if exclusive:
-            for ip, have in current.items():
-                extra = have & tags
-                if ip not in ips and extra:
-                    unregister[ip] = extra
-    else:
-        for ip in ips:
-            extra = current.get(ip, set()) & tags
-            if extra:
-                unregister[ip] = extra
-    after = dict((ip, set(t)) for ip, t in current.items())
-    for ip, add in register.items():
-        after.setdefault(ip, set()).update(add)
-    for ip, remove in unregister.items():
-        after[ip] = after.get(ip, set()) - remove
-        if not after[ip]:
-            del after[ip]
-    return register, unregister, after
+    register, unregister, unchanged = {}, {}, 0
+    for ip in sorted(set(desired) | set(current) if scope is None else set(scope)):
+        want = set(desired.get(ip, ()))
+        have = set(t for t in current.get(ip, ()) if owns is None or owns(t))
+        if want and (refresh or want - have):
+            register[ip] = want if refresh else want - have
+        if have - want:
+            unregister[ip] = have - want
+        if want and want == have:
+            unchanged += 1
+    return RegisteredIpPlan(register, unregister, unchanged)
+
+
+# --- address objects (the listener's address-object mode) -------------------------------------------------
+
+def address_name(prefix, ip):
+    """The address object of an IP: prefix + the address (':' of IPv6 as '-', names may not hold ':')."""
+    return validate_name(prefix + ip.replace(":", "-"), "address")
+
+
+# The address objects to create and edit (pan-os-python AddressObjects) and delete (names), and the tag objects
+# the new and edited ones refer to.
+AddressObjectPlan = collections.namedtuple("AddressObjectPlan", "create edit delete tags")
+
+
+def plan_address_objects(parent, desired, prefix, owns, scope=None):
+    """Compare the address objects named *prefix* + IP under *parent* with *desired* {ip: (tags, description)}.
+
+    Tags that *owns* refuses (set on an object by someone else) are kept. scope -- the IPs to look at (None: every
+    object with the prefix, as a reconcile wants). One API call: every address object is read at once.
+    """
+    with api_errors(device_label(parent)):
+        parent.removeall()
+        current = dict((o.name, o) for o in AddressObject.refreshall(parent, add=False) if o.name.startswith(prefix))
+    wanted = dict((address_name(prefix, ip), (ip, set(tags), description))
+                  for ip, (tags, description) in desired.items() if tags)
+    names = set(wanted) | (set(current) if scope is None else set(address_name(prefix, ip) for ip in scope))
+    create, edit, delete, tags_used = [], [], [], set()
+    for name in sorted(names):
+        obj = current.get(name)
+        if name not in wanted:
+            if obj is not None:
+                delete.append(name)
+            continue
+        ip, tags, description = wanted[name]
+        tags_used |= tags
+        tags = sorted(tags | set(t for t in (obj.tag or []) if not owns(t)) if obj is not None else tags)
+        new = AddressObject(name, ip, type="ip-netmask", description=description, tag=tags)
+        if obj is None:
+            create.append(new)
+        elif (obj.value, obj.type, sorted(obj.tag or []), obj.description) != (ip, "ip-netmask", tags, description):
+            edit.append(new)
+    return AddressObjectPlan(create, edit, delete, sorted(tags_used))
+
+
+def apply_address_objects(parent, plan):
+    """Write *plan* to the candidate config (no commit): the tags first, then one call per kind of change."""
+    with api_errors(device_label(parent)):
+        if plan.create or plan.edit:
+            # Address objects refer to their tags: make sure the tag objects exist (set merges: no-op if so).
+            for tag in plan.tags:
+                parent.add(Tag(tag))
+            parent.children[0].create_similar()
+            parent.removeall()
+        if plan.delete:
+            for name in plan.delete:
+                parent.add(AddressObject(name))
+            parent.children[0].delete_similar()  # removes them from parent too
+        if plan.create:
+            for obj in plan.create:
+                parent.add(obj)
+            plan.create[0].create_similar()
+            parent.removeall()
+        for obj in plan.edit:
+            parent.add(obj)
+            obj.apply()
+            parent.remove(obj)
 
 
 # --- commit -----------------------------------------------------------------------------------------------

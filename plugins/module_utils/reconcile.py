@@ -14,8 +14,8 @@ __metaclass__ = type
 
 from ansible_collections.netevents.nutanix.plugins.module_utils.events import vm_state_from_entity
 from ansible_collections.netevents.nutanix.plugins.module_utils.panos import (
-    apply_registered_ips, get_registered_ips)
-from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import desired_ip_tags, plan
+    apply_registered_ips, get_registered_ips, plan_registered_ips)
+from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import desired_ip_tags
 
 
 def read_vm_states(client, page_size=500):
@@ -26,7 +26,7 @@ def read_vm_states(client, page_size=500):
 def reconcile_device(device, desired, mapper, apply=True, timeout=None):
     """Make one firewall's owned tags match *desired*; return (plan, current, user-id calls made)."""
     current = get_registered_ips(device)
-    result = plan(desired, current, mapper)
+    result = plan_registered_ips(desired, current, owns=mapper.owns)
     calls = 0
     if apply and result.changed:
         calls = apply_registered_ips(device, register=result.register, unregister=result.unregister,

@@ -164,8 +164,9 @@ def main():
         device = module.panos_connect()
         table = panos_utils.get_registered_ips(device, tag=next(iter(tags)) if len(tags) == 1 else None)
         current = dict((ip, have & tags) for ip, have in table.items() if have & tags)
-        register, unregister, after = panos_utils.plan_registered_ips(
-            current, ips, tags, state=params["state"], exclusive=params["exclusive"])
+        desired = {} if params["state"] == "absent" else dict.fromkeys(ips, tags)
+        plan = panos_utils.plan_registered_ips(desired, current, scope=None if params["exclusive"] else ips)
+        register, unregister, after = plan.register, plan.unregister, plan.after(current)
         calls = 0
         if not module.check_mode:
             calls = panos_utils.apply_registered_ips(device, register=register, unregister=unregister,

@@ -74,7 +74,7 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
         str(site / "netevents_listener" / "__init__.py"),
         str(site / "ansible_collections" / "netevents" / "nutanix" / "plugins" / "module_utils" / "prism.py")]
     files = installed_files(opt / "venv")
-    assert "netevents_listener/plugins/panos.py" in files
+    assert "netevents_listener/plugins/panos/plugin.py" in files
     shipped_utils = sorted(f.name for f in (Path(REPO) / "plugins" / "module_utils").glob("*.py"))
     assert sorted(os.path.basename(f) for f in files if "/module_utils/" in f and f.endswith(".py")) == shipped_utils
     unit = (opt / "netevents-listener.service").read_text()

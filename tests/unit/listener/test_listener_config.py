@@ -5,7 +5,8 @@ import pytest
 import yaml
 
 from listener_helpers import cli, write_secret
-from netevents_listener.config import ConfigError, Secret, load_config
+from netevents_listener import ConfigError, Secret
+from netevents_listener.config import load_config
 
 
 def write(tmp_path, doc, password_mode=0o600):
@@ -149,7 +150,8 @@ def test_plugin_name_and_options_are_checked(tmp_path):
     assert found.startswith("plugin.name: cannot import plugin module 'no_such_module_xyz'")
     doc = minimal()
     doc["plugin"] = {"name": "log", "options": {"pth": "x"}}
-    assert errors(tmp_path, doc) == ["plugin.options: unknown option(s) for the log plugin: pth (known: path, fsync)"]
+    assert errors(tmp_path, doc) == ["plugin.options: pth: unknown key (did you mean 'path'?)",
+                                     "plugin.options: missing required path (the file to write events to)"]
 
 
 def test_callback_path_must_not_shadow_the_service_endpoints(tmp_path):

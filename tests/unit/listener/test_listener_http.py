@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from listener_helpers import WEBHOOK_PASSWORD, WEBHOOK_USER, envelope, make_config, read_jsonl, wait_for
 from netevents_listener.config import load_config
 from netevents_listener.service import Service, ServiceError
+from tests.unit.webhook_requests import BAD_BODIES, BAD_IDS
 
 PATH = "/listener/callback"
 
@@ -138,17 +139,7 @@ def test_json_content_type_with_charset_is_accepted(client):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("body,reason", [
-    (b"", "malformed_json"),
-    (b"{not json", "malformed_json"),
-    (b"\xff\xfe\x00garbage", "malformed_json"),
-    (b"[" * 100000, "malformed_json"),
-    (b"[]", "not_an_event"),
-    (b'"VM.ON"', "not_an_event"),
-    (b'{"event_type": "VM.ON"}', "not_an_event"),
-    (b'{"event_type": "VM.ON", "entity_reference": {}, "data": {}}', "not_an_event"),
-    (b'{"event_type": 5, "entity_reference": {"uuid": "u"}, "data": {}}', "not_an_event"),
-], ids=["empty", "broken", "binary", "deep", "list", "string", "no-entity", "no-uuid", "bad-type"])
+@pytest.mark.parametrize("body,reason", BAD_BODIES, ids=BAD_IDS)
 def test_400_for_malformed_json_or_not_an_envelope(client, service, body, reason):
     assert_error(client.post(PATH, data=body, headers=GOOD), 400, reason)
     assert service.queue.depth() == 0
@@ -196,7 +187,9 @@ def test_405_for_other_methods_and_404_elsewhere(client):
 def test_healthz_and_metrics_report_the_queue(client, service, tmp_path):
     for i in range(3):
         assert client.post(PATH, data=json.dumps(envelope("vm-%d" % i)), headers=GOOD).status_code == 200
-    wait_for(lambda: len(read_jsonl(os.path.join(str(tmp_path), "events.jsonl"))) == 3, 10, message="3 applied")
+    # Applied means written by the plugin AND recorded by the queue (which follows the write).
+    wait_for(lambda: len(read_jsonl(os.path.join(str(tmp_path), "events.jsonl"))) == 3 and service.queue.depth() == 0,
+             10, message="3 applied")
     health = client.get("/healthz")
     assert health.status_code == 200
     doc = health.get_json()

@@ -204,21 +204,24 @@ def burst(server, count, first_octet=10):
         assert set(pool.map(post, range(count))) == {200}
 
 
-def test_a_burst_of_500_events_makes_a_handful_of_user_id_calls_and_no_commit(
-        tmp_path, listener_process, prism, firewall):
-    fw = FirewallApi(firewall)
-    server = listener_process(panos_config(tmp_path, prism, [target(firewall)],
+def applied_burst_of_500(tmp_path, listener_process, prism, firewall, **options):
+    """A listener with a 2 s batch window gets 500 VM.ON at once; returns the firewall's stats and the batches."""
+    server = listener_process(panos_config(tmp_path, prism, [target(firewall)], options=options,
                                            queue={"batch_window_ms": 2000})).start()
     firewall.reset_stats()
     burst(server, 500)
     wait_for(lambda: metric(server, "netevents_listener_events_applied_total") == 500, timeout=60,
              message="500 events applied")
-    assert len(fw.registered_ips()) == 500
-    stats = firewall.stats()
-    batches = metric(server, "netevents_listener_batch_duration_seconds_count")
+    return firewall.stats(), metric(server, "netevents_listener_batch_duration_seconds_count")
+
+
+def test_a_burst_of_500_events_makes_a_handful_of_user_id_calls_and_no_commit(
+        tmp_path, listener_process, prism, firewall):
+    stats, batches = applied_burst_of_500(tmp_path, listener_process, prism, firewall)
+    registered = FirewallApi(firewall).registered_ips()
+    assert len(registered) == 500
     assert 1 <= stats["calls"]["user-id"] == batches <= 5
     assert stats["calls"].get("commit", 0) == 0 and stats["commits"] == 0
-    registered = fw.registered_ips()
     assert registered["10.60.0.1"] == {DB} and registered["10.60.0.2"] == {WEB}
 
 
@@ -226,15 +229,8 @@ def test_a_burst_of_500_events_in_address_object_mode_commits_once_per_batch(
         tmp_path, listener_process, prism, firewall):
     fw = FirewallApi(firewall)
     scaffold(fw)
-    server = listener_process(panos_config(tmp_path, prism, [target(firewall)], options={"mode": "address-object"},
-                                           queue={"batch_window_ms": 2000})).start()
-    firewall.reset_stats()
-    burst(server, 500)
-    wait_for(lambda: metric(server, "netevents_listener_events_applied_total") == 500, timeout=60,
-             message="500 events applied")
+    stats, batches = applied_burst_of_500(tmp_path, listener_process, prism, firewall, mode="address-object")
     assert len(fw.address_objects()) == 500
-    stats = firewall.stats()
-    batches = metric(server, "netevents_listener_batch_duration_seconds_count")
     assert 1 <= stats["commits"] == batches <= 5 and stats["commits_failed"] == 0
     assert stats["calls"].get("user-id", 0) == 0
     assert fw.address_objects()["ntnx-vm-10.60.0.2"] == ("10.60.0.2", {WEB})

@@ -11,8 +11,8 @@ import pytest
 
 from listener_helpers import WEBHOOK_PASSWORD, WEBHOOK_USER, envelope, make_config, wait_for, write_secret
 from panos_helpers import (FirewallApi, create_vm, panos_config, prism_client, target)
-from netevents_listener.api import Plugin
-from netevents_listener.config import ConfigError, load_config
+from netevents_listener import ConfigError, Plugin
+from netevents_listener.config import load_config
 from netevents_listener.dispatcher import Dispatcher
 from netevents_listener.metrics import Metrics
 from netevents_listener.service import Service
@@ -67,14 +67,14 @@ def test_options_are_checked_and_every_problem_is_listed(tmp_path):
         "tag_mapping": {"AppTier:Web": "web'] | //*[@name='"}, "comit_timeout": 5})
     text = "\n".join(errors)
     for expected in (
-            "plugin.options: comit_timeout: unknown option (did you mean 'commit_timeout'?)",
-            "plugin.options: targets[0].port: must be an integer between 1 and 65535, got 0",
+            "plugin.options: comit_timeout: unknown key (did you mean 'commit_timeout'?)",
+            "plugin.options: targets[0].port: must be between 1 and 65535, got 0",
             "plugin.options: targets[0].vsys: vsys must look like 'vsys1', not 'vsys 1'",
             "plugin.options: targets[0].ca_path: %s does not exist" % (tmp_path / "missing.pem"),
             "plugin.options: targets[1]: give password_file/password_env or api_key_file/api_key_env",
             "plugin.options: targets[2]: must be a mapping",
             "plugin.options: mode: must be one of registered-ip, address-object, got 'commit-everything'",
-            "plugin.options: tag_timeout: must be an integer between 0 and 2592000, got -1",
+            "plugin.options: tag_timeout: must be between 0 and 2592000, got -1",
             "plugin.options: address_prefix: the address name",
             "plugin.options: tag_mapping.AppTier:Web: the tag name \"web'] | //*[@name='\" is not accepted"):
         assert expected in text, text
@@ -85,11 +85,19 @@ def test_options_are_checked_and_every_problem_is_listed(tmp_path):
     assert config_errors(tmp_path, {"targets": [{"ip_address": "fw1", "password_file": "fw_password"}],
                                     "tag_format": "-{category}-{value}", "owned_prefix": "-",
                                     "tag_mapping": {"AppTier": "web"}, "tag_timeout": 600}) == [
+        "plugin.options: tag_format: '-{category}-{value}' makes tag names PAN-OS refuses: for AppTier:Web, the "
+        "tag name '-AppTier-Web' is not accepted: use letters, digits, '_', '.', '-' and inner spaces, starting with "
+        "a letter, digit or '_'",
         "plugin.options: tag_mapping.AppTier: a key looks like 'Category:Value'",
-        "plugin.options: tag_format: '-{category}-{value}' makes tag names PAN-OS refuses (AppTier:Web gives "
-        "'-AppTier-Web'): a tag starts with a letter, digit or '_'",
         "plugin.options: tag_timeout: registered tags that expire need the reconcile to renew them: set "
         "reconcile.interval_minutes to at most half of tag_timeout (600 s), or tag_timeout: 0"]
+    # One tag-name rule (PAN-OS's, module_utils/panos.validate_name): a mapped tag may hold inner spaces.
+    write_secret(str(tmp_path / "fw_password"), "x-password")
+    spaced = load_config(make_config(tmp_path, plugin={"name": "panos", "options": {
+        "targets": [{"ip_address": "fw1", "password_file": "fw_password"}],
+        "tag_mapping": {"AppTier:Web": "web servers"}}}, extra={"prism": {
+            "host": "127.0.0.1", "username": "u", "password_file": "fw_password"}}))
+    assert spaced.plugin.options["tag_mapping"] == {"AppTier:Web": "web servers"}
     # Secrets are never accepted inline, here as anywhere in the configuration.
     [inline] = config_errors(tmp_path, {"targets": [{"ip_address": "fw1", "password": "inline"}]})
     assert inline.startswith("plugin.options.targets[0].password: secrets are not accepted")

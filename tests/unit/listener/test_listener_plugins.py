@@ -115,3 +115,40 @@ def test_a_plugin_that_cannot_start_stops_the_service_with_a_clear_message(tmp_p
     assert server.proc.wait(timeout=60) == 3            # gunicorn: the worker failed to boot, do not respawn
     logs = server.logs()
     assert "cannot start: cannot open" in logs and "no-such-dir/events.jsonl" in logs
+
+
+def _imports(path):
+    """(module, level) of every import in a Python file; level > 0 for relative imports."""
+    import ast
+
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, 0
+        elif isinstance(node, ast.ImportFrom):
+            yield node.module or "", node.level
+
+
+def test_plugins_import_only_the_plugin_api_and_module_utils():
+    """The built-in plugins and the documented example keep to docs/plugins.md: of the service, only the plugin API
+    (the package face or api.py); the collection's module_utils; a plugin's own modules."""
+    import netevents_listener
+
+    package = os.path.dirname(netevents_listener.__file__)
+    plugins = os.path.join(package, "plugins")
+    files = [os.path.join(EXAMPLES, "vm_inventory.py")] + [
+        os.path.join(d, f) for d, _dirs, names in os.walk(plugins) for f in names if f.endswith(".py")]
+    assert len(files) >= 8
+    for path in files:
+        depth = os.path.relpath(os.path.dirname(path), package).count(os.sep) + 2  # the level of the package
+        for module, level in _imports(path):
+            if level == 0:
+                service = module.split(".")[0] == "netevents_listener"
+                assert not service or module == "netevents_listener", (path, module)
+                assert not module.startswith("ansible_collections") or ".plugins.module_utils" in module, (path, module)
+            elif level == depth:   # from the package itself: only its face or api.py
+                assert module in ("", "api"), (path, module)
+            else:                  # from within the plugins: a plugin's own modules
+                assert level < depth, (path, module)

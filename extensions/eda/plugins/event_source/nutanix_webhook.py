@@ -3,20 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """An ansible-rulebook event source: receive Nutanix Prism v3 webhooks and put normalised VM events on the queue.
 
-Requests are checked exactly like the listener's (roles/listener/files/netevents_listener/app.py), in the same
-order and with the same JSON refusals: source network (403), credentials (401), declared size (413), content type
-(415), the body itself (413 too large, 400 incomplete), JSON (400), event envelope (400). The listener's checks live
-inside its Flask app, so they are mirrored here for aiohttp; tests/unit/eda/test_eda_source.py sends the same bad
-requests to both and compares the answers. The envelope is parsed by the collection's one event parser
-(plugins/module_utils/events.py) and categories become tags with its one tag mapping (tagging.py).
+Requests are screened by the collection's one receiver pipeline (plugins/module_utils/webhook_receiver.py), which
+the listener's Flask app adapts too: the same checks in the same order, with the same JSON refusals;
+tests/unit/eda/test_eda_source.py sends the same requests to both and compares the answers. This file only adapts
+it to aiohttp. Categories become tags with the collection's one tag mapping (tagging.py), and each event carries
+the collection's one classification of event types (``action``, events.py) for the rules to match on.
 """
 
 import asyncio
-import ipaddress
 import json
 import logging
 import os
-import re
 import ssl
 import sys
 
@@ -35,13 +32,11 @@ def _add_collection_root():
 
 
 try:
-    from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES, EventError, parse_event
+    from ansible_collections.netevents.nutanix.plugins.module_utils import webhook_receiver as receiver
 except ImportError:
     _add_collection_root()
-    from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES, EventError, parse_event
+    from ansible_collections.netevents.nutanix.plugins.module_utils import webhook_receiver as receiver
 from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import DEFAULT_TAG_FORMAT, TagError, TagMapper
-from ansible_collections.netevents.nutanix.plugins.module_utils.webhook_auth import (
-    authorization_matches, is_json, source_allowed)
 
 DOCUMENTATION = r"""
 ---
@@ -55,11 +50,15 @@ description:
     O(max_body_bytes)), 415 (not C(application/json)), 400 (incomplete body, malformed JSON, not a Prism event).
     Events of a type Prism may add later are answered 200 and dropped.
   - Each event is parsed by the collection's event parser and put on the queue as a mapping with three keys,
-    C(nutanix), C(payload) and C(meta). C(nutanix) holds C(event_type), C(vm_uuid), C(vm_name),
+    C(nutanix), C(payload) and C(meta). C(nutanix) holds C(event_type), C(action), C(vm_uuid), C(vm_name),
     C(ips), C(categories), C(power_state), C(complete) and C(tags); C(payload) is the body as Prism sent it;
     C(meta) holds C(endpoint) (the path) and C(remote_addr). C(ips), C(categories) and C(tags) are null when the
     payload did not say (some AOS versions send an empty C(nic_list) at C(VM.ON)); C(complete) is true when
     C(ips) and C(categories) are both known.
+  - C(action) is the collection's one classification of the event type, the one the listener's C(panos) plugin
+    acts on - V(register) (C(VM.ON), C(VM.CREATE), C(VM.UPDATE), C(VM.MIGRATE), C(VM.NIC_PLUG)), V(unregister)
+    (C(VM.OFF), C(VM.DELETE)) or V(reconcile) (C(VM.NIC_UNPLUG), after which an address the payload no longer
+    names has gone).
   - C(tags) are the PAN-OS tags the VM's categories map to, with the same mapping as the listener's C(panos)
     plugin and M(netevents.nutanix.vm_tag_sync) (O(tag_format), O(tag_mapping), O(tag_categories)).
   - The answer 200 means the event is on ansible-rulebook's queue, in memory. Nothing is written to disk and
@@ -122,17 +121,16 @@ options:
     default: 1048576
   tag_format:
     description:
-      - How a category becomes a tag in C(nutanix.tags); V({category}) and V({value}) are replaced by the
-        sanitised category name and value.
+      - How a category becomes a tag in C(nutanix.tags), as O(netevents.nutanix.vm_tag_sync#module:tag_format).
     type: str
     default: "ntnx.{category}.{value}"
   tag_mapping:
     description:
-      - An explicit table that wins over O(tag_format), from V(Category:Value) to a tag or a list of tags.
+      - Explicit tags that win over O(tag_format), as O(netevents.nutanix.vm_tag_sync#module:tag_mapping).
     type: dict
   tag_categories:
     description:
-      - Map only these category names (default all).
+      - Map only these category names, as O(netevents.nutanix.vm_tag_sync#module:categories).
     type: list
     elements: str
 """
@@ -160,12 +158,7 @@ EXAMPLES = r"""
 
 log = logging.getLogger("netevents.nutanix.nutanix_webhook")
 
-# Same limits and path syntax as the listener's configuration (netevents_listener/config.py).
-DEFAULT_PATH = "/listener/callback"
-DEFAULT_MAX_BODY = 1048576
-MIN_MAX_BODY, MAX_MAX_BODY = 1024, 64 << 20
-_PATH_RE = re.compile(r"^/[A-Za-z0-9._~\-/]{0,255}$")
-REALM = 'realm="netevents-eda", charset="UTF-8"'
+REALM = "netevents-eda"
 _KNOWN_ARGS = ("host", "port", "path", "username", "password", "token", "certfile", "keyfile", "allowed_networks",
                "max_body_bytes", "tag_format", "tag_mapping", "tag_categories")
 _SETTINGS = web.AppKey("settings", object)
@@ -207,20 +200,18 @@ class Settings(object):
             self.port = None
         else:
             self.port = integer("port", None, 1, 65535)
-        self.path = text("path", DEFAULT_PATH)
-        if not _PATH_RE.match(self.path):
-            errors.append("path must start with '/' and use only letters, digits and . _ ~ - /")
-        self.username = text("username")
-        self.password = text("password")
-        self.token = text("token")
-        if (self.username is None) != (self.password is None):
+        self.path = text("path", receiver.DEFAULT_PATH)
+        if receiver.path_problem(self.path):
+            errors.append("path " + receiver.path_problem(self.path))
+        username, password, token = text("username"), text("password"), text("token")
+        if (username is None) != (password is None):
             errors.append("set both username and password (the webhook's credentials), or neither")
-        if self.username and ":" in self.username:
-            errors.append("username must not contain ':' (basic auth cannot carry it)")
-        if self.username is None and self.token is None:
+        if username and receiver.username_problem(username):
+            errors.append("username " + receiver.username_problem(username))
+        if username is None and token is None:
             errors.append("set username and password (the credentials of the Prism webhook) or token: "
                           "the source does not accept unauthenticated events")
-        self.networks = []
+        networks = []
         nets = args.get("allowed_networks") or []
         if isinstance(nets, str):
             nets = [n for n in nets.split(",") if n.strip()]
@@ -229,10 +220,11 @@ class Settings(object):
             nets = []
         for net in nets:
             try:
-                self.networks.append(ipaddress.ip_network(str(net).strip(), strict=False))
-            except ValueError:
-                errors.append("allowed_networks: %r is not a network (e.g. 10.0.0.0/24 or 10.0.0.5)" % (net,))
-        self.max_body = integer("max_body_bytes", DEFAULT_MAX_BODY, MIN_MAX_BODY, MAX_MAX_BODY)
+                networks.append(receiver.network(net))
+            except ValueError as e:
+                errors.append("allowed_networks: %s" % e)
+        self.screen = receiver.Screen(username, password, token, networks, realm=REALM, max_body=integer(
+            "max_body_bytes", receiver.DEFAULT_MAX_BODY, *receiver.MAX_BODY_RANGE))
         self.certfile = text("certfile")
         self.keyfile = text("keyfile")
         if self.keyfile and not self.certfile:
@@ -246,19 +238,13 @@ class Settings(object):
             except (OSError, ssl.SSLError) as e:
                 errors.append("cannot use certfile %s%s: %s" % (
                     self.certfile, " with keyfile %s" % self.keyfile if self.keyfile else "", e))
-        categories = args.get("tag_categories")
-        if categories is not None and not (isinstance(categories, list) and all(isinstance(c, str) for c in categories)):
-            errors.append("tag_categories must be a list of category names")
-            categories = None
-        mapping = args.get("tag_mapping")
-        if mapping is not None and not isinstance(mapping, dict):
-            errors.append("tag_mapping must be a mapping of 'Category:Value' to a tag or a list of tags")
-            mapping = None
         self.mapper = None
         try:
-            self.mapper = TagMapper(text("tag_format", DEFAULT_TAG_FORMAT), mapping=mapping, categories=categories)
+            self.mapper = TagMapper(text("tag_format", DEFAULT_TAG_FORMAT), mapping=args.get("tag_mapping"),
+                                    categories=args.get("tag_categories"))
         except TagError as e:
-            errors.append(str(e))
+            errors.extend("%s: %s" % ({"categories": "tag_categories"}.get(option, option), message)
+                          for option, message in e.problems)
         if errors:
             raise ValueError("netevents.nutanix.nutanix_webhook: " + "; ".join(errors))
 
@@ -266,11 +252,6 @@ class Settings(object):
     def url(self):
         host = "[%s]" % self.host if ":" in self.host else self.host
         return "%s://%s:%s%s" % ("https" if self.ssl_context else "http", host, self.port, self.path)
-
-
-def _refuse(request, status, reason, message, headers=None):
-    log.warning("refused %s from %s: %s", reason, request.remote, message)
-    return web.json_response({"error": reason, "message": message}, status=status, headers=headers)
 
 
 async def _read_body(request, limit):
@@ -295,40 +276,21 @@ def normalise(event, document, settings, request_path, remote_addr):
 
 async def _callback(request):
     settings = request.app[_SETTINGS]
-    if not source_allowed(request.remote, settings.networks):
-        return _refuse(request, 403, "source_not_allowed", "this source address may not post events")
-    if not authorization_matches(request.headers.get("Authorization"), username=settings.username,
-                                 password=settings.password, token=settings.token):
-        challenge = ("Basic " if settings.username is not None else "Bearer ") + REALM
-        return _refuse(request, 401, "unauthorized", "missing or wrong credentials", {"WWW-Authenticate": challenge})
-    max_body = settings.max_body
-    if request.content_length is not None and request.content_length > max_body:
-        return _refuse(request, 413, "body_too_large", "the body is larger than %d bytes" % max_body)
-    # aiohttp reports a missing Content-Type as application/octet-stream: refused too, as by the listener.
-    if not is_json(request.content_type):
-        return _refuse(request, 415, "not_json", "the body must be sent as application/json")
+    screen = settings.screen
     try:
-        body = await _read_body(request, max_body + 1)
-    except Exception:  # pylint: disable=broad-except
-        # A cut connection or broken chunk framing: the client's body is at fault, not us.
-        return _refuse(request, 400, "incomplete_body", "the body could not be read completely")
-    if len(body) > max_body:
-        return _refuse(request, 413, "body_too_large", "the body is larger than %d bytes" % max_body)
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return _refuse(request, 400, "malformed_json", "the body is not valid JSON")
-    try:
-        event = parse_event(document)
-    except EventError as e:
-        return _refuse(request, 400, "not_an_event", "not a Prism event envelope: %s" % e)
-    except Exception:  # pylint: disable=broad-except
-        # A parser bug must not turn hostile input into a 500; refuse it and keep the traceback.
-        log.exception("event parser failed")
-        return _refuse(request, 400, "not_an_event", "not a Prism event envelope")
-    if event.event_type not in EVENT_TYPES:
+        screen.check_head(request.remote, request.headers.get("Authorization"), request.content_length,
+                          request.content_type)
+        try:
+            body = await _read_body(request, screen.read_limit)
+        except Exception:  # pylint: disable=broad-except
+            raise screen.incomplete() from None
+        document, event = screen.check_body(body)
+    except receiver.Refused as refused:
+        log.warning("refused %s from %s: %s", refused.reason, request.remote, refused.message)
+        return web.json_response(refused.body(), status=refused.status, headers=refused.headers)
+    if not event.known_event:
         log.info("ignored an event of unknown type %.64r for VM %s", event.event_type, event.vm_uuid)
-        return web.json_response({"status": "ignored", "reason": "unknown event type"})
+        return web.json_response(receiver.IGNORED)
     await request.app[_QUEUE].put(normalise(event, document, settings, request.path, request.remote))
     log.info("%s for VM %s put on the queue", event.event_type, event.vm_uuid)
     return web.json_response({"status": "accepted"})

@@ -1,19 +1,209 @@
 # Copyright: netevents.nutanix contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The plugin API: what the dispatcher hands to a plugin and what it expects back.
+"""The plugin API: everything a plugin may import from the listener (the package re-exports it).
 
 A plugin is a subclass of ``Plugin``, named in the configuration by a built-in name (``log``, ``panos``) or
-as ``package.module:Class``. See docs/plugins.md.
+as ``package.module:Class``. It checks its options with a ``Checker`` (the one the configuration loader uses),
+finds its secrets as ``Secret`` objects, and reports a failure with ``PluginError``. Besides this module, a
+plugin may import the collection's shared code (``ansible_collections.netevents.nutanix.plugins.module_utils``)
+and its own libraries — nothing else of the service. See docs/plugins.md.
 """
+import dataclasses
+import difflib
 import importlib
 import logging
 import os
+import stat
+
+from .logs import MASK, register_secret
+
+__all__ = ["Checker", "ConfigError", "Event", "Plugin", "PluginContext", "PluginError", "Secret", "register_secret"]
 
 BUILTIN_PLUGINS = {
     "log": "netevents_listener.plugins.log:LogPlugin",
     "panos": "netevents_listener.plugins.panos:PanosPlugin",
 }
 
+
+# --- configuration values ---------------------------------------------------------------------------------------
+
+class ConfigError(Exception):
+    """The configuration is not valid; ``errors`` lists every problem found."""
+
+    def __init__(self, errors, source=None):
+        self.errors = list(errors)
+        self.source = source
+        super().__init__(self.__str__())
+
+    def __str__(self):
+        head = "invalid configuration" + (" in %s" % self.source if self.source else "")
+        return head + ":\n" + "\n".join("  - " + e for e in self.errors)
+
+
+class Secret(object):
+    """A secret value that does not print itself: use ``reveal()`` where the real value is needed.
+
+    Making one also masks its value in every log line (``register_secret``).
+    """
+
+    __slots__ = ("_value", "source")
+
+    def __init__(self, value, source):
+        self._value = value
+        self.source = source
+        register_secret(value)
+
+    def reveal(self):
+        return self._value
+
+    def __repr__(self):
+        return "Secret(%s, %s)" % (self.source, MASK)
+
+    __str__ = __repr__
+
+    def __eq__(self, other):
+        return isinstance(other, Secret) and other.reveal() == self._value
+
+    def __hash__(self):
+        return hash(self._value)
+
+
+def _type_name(value):
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "a mapping", type(None): "nothing"}.get(type(value), type(value).__name__)
+
+
+class Checker(object):
+    """Collects every problem of a configuration, each under its key's dotted path, to report them all at once.
+
+    ``options()`` checks a whole mapping against a spec; the typed checks return the value, or None after recording
+    an error (so one mistake gives one message); ``done()`` raises ConfigError with every message. A plugin makes
+    one with ``Checker.for_config(config)`` in ``check_options``; its paths are relative to ``plugin.options``.
+    """
+
+    def __init__(self, base_dir="."):
+        self.base_dir = base_dir
+        self.errors = []
+
+    @classmethod
+    def for_config(cls, config):
+        """A checker whose relative paths are relative to the configuration file, as the loader's are."""
+        return cls(os.path.dirname(getattr(config, "source", "") or "."))
+
+    def error(self, where, message):
+        self.errors.append("%s: %s" % (where, message) if where else message)
+
+    def done(self):
+        if self.errors:
+            raise ConfigError(self.errors)
+
+    def unknown_keys(self, where, data, allowed):
+        for key in data:
+            if key not in allowed:
+                hint = difflib.get_close_matches(str(key), list(allowed), n=1)
+                self.error("%s.%s" % (where, key) if where else str(key),
+                           "unknown key" + (" (did you mean %r?)" % hint[0] if hint else ""))
+
+    def options(self, data, spec, where="", also=()):
+        """*data* (a mapping) checked against *spec*, and every key of *spec* with its value or default (None: unset).
+
+        spec -- {key: rule}, a rule as in an Ansible argument_spec: "type" ("str", the default; "int", "float",
+        "bool", "list" of strings, "dict"), "default", "required" (True, or a hint for the message), "range"
+        (low, high) for numbers, "choices". *also* names further keys the caller checks itself. A key given as
+        null counts as unset.
+        """
+        self.unknown_keys(where, data, tuple(spec) + tuple(also))
+        out = {}
+        for key, rule in spec.items():
+            at = "%s.%s" % (where, key) if where else key
+            value = rule.get("default") if data.get(key) is None else data[key]
+            if value is None:
+                if rule.get("required"):
+                    hint = rule["required"] if isinstance(rule["required"], str) else ""
+                    self.error(where, "missing required %s%s" % (key, " (%s)" % hint if hint else ""))
+                out[key] = None
+                continue
+            if "choices" in rule:
+                out[key] = self.choice(at, value, rule["choices"])
+            elif rule.get("type") in ("int", "float"):
+                check = self.integer if rule["type"] == "int" else self.number
+                out[key] = check(at, value, *rule.get("range", (None, None)))
+            else:
+                check = {"str": self.string, "bool": self.boolean, "list": self.strings, "dict": self.mapping}
+                out[key] = check[rule.get("type", "str")](at, value)
+        return out
+
+    def path(self, value):
+        return value if os.path.isabs(value) else os.path.normpath(os.path.join(self.base_dir, value))
+
+    def _expect(self, where, ok, what, value):
+        if ok:
+            return value
+        self.error(where, "must be %s, got %s" % (what, _type_name(value)))
+        return None
+
+    def string(self, where, value, nonempty=True):
+        value = self._expect(where, isinstance(value, str), "a string", value)
+        if value is not None and nonempty and not value.strip():
+            self.error(where, "must not be empty")
+            return None
+        return value
+
+    def strings(self, where, value):
+        """A list of non-empty strings."""
+        if self._expect(where, isinstance(value, list), "a list", value) is None:
+            return None
+        items = [self.string("%s[%d]" % (where, i), item) for i, item in enumerate(value)]
+        return None if None in items else items
+
+    def integer(self, where, value, low=None, high=None):
+        return self._number(where, value, (int,), "an integer", low, high)
+
+    def number(self, where, value, low=None, high=None):
+        value = self._number(where, value, (int, float), "a number", low, high)
+        return None if value is None else float(value)
+
+    def _number(self, where, value, types, what, low, high):
+        if self._expect(where, isinstance(value, types) and not isinstance(value, bool), what, value) is None:
+            return None
+        if (low is not None and value < low) or (high is not None and value > high):
+            self.error(where, "must be between %s and %s, got %s" % (low, high, value))
+            return None
+        return value
+
+    def boolean(self, where, value):
+        return self._expect(where, isinstance(value, bool), "true or false", value)
+
+    def mapping(self, where, value):
+        return self._expect(where, isinstance(value, dict), "a mapping", value)
+
+    def choice(self, where, value, choices):
+        if value not in choices:
+            self.error(where, "must be one of %s, got %r" % (", ".join(choices), value))
+            return None
+        return value
+
+    def readable_file(self, where, value, private=False):
+        """The absolute path of a file this process can read (and, if *private*, only its owner)."""
+        value = self.string(where, value)
+        if value is None:
+            return None
+        path = self.path(value)
+        try:
+            st = os.stat(path)
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            self.error(where, "cannot read %s: %s" % (path, e.strerror))
+            return None
+        if private and st.st_mode & 0o077:
+            self.error(where, "%s is readable by group or others (mode %04o): chmod 600 %s"
+                       % (path, stat.S_IMODE(st.st_mode), path))
+            return None
+        return path
+
+
+# --- plugins ----------------------------------------------------------------------------------------------------
 
 class PluginError(Exception):
     """A failure to apply an event. ``retryable=False`` sends the event straight to the dead letters."""
@@ -27,55 +217,37 @@ class PluginLoadError(Exception):
     """The configured plugin cannot be found or is not a Plugin."""
 
 
+@dataclasses.dataclass
 class Event(object):
-    """One queued event, as a plugin sees it.
+    """One queued event, as a plugin sees it."""
 
-    id          -- queue id; increases with arrival, so it orders the events of one VM
-    event_type  -- e.g. "VM.ON"
-    vm_uuid     -- the VM's uuid
-    body        -- the webhook body as received (a dict)
-    vm          -- the body parsed by events.parse_event (a VmEvent: ips, categories, power_state, ...;
-                   None members mean "the payload did not say", ask Prism)
-    received_at -- when the listener accepted it (epoch seconds)
-    attempt     -- 1 for the first try, 2 for the first retry, ...
-    """
-
-    __slots__ = ("id", "event_type", "vm_uuid", "body", "vm", "received_at", "attempt")
-
-    def __init__(self, id, event_type, vm_uuid, body, vm, received_at, attempt):  # pylint: disable=redefined-builtin
-        self.id = id
-        self.event_type = event_type
-        self.vm_uuid = vm_uuid
-        self.body = body
-        self.vm = vm
-        self.received_at = received_at
-        self.attempt = attempt
+    id: int                 # queue id; increases with arrival, so it orders the events of one VM
+    event_type: str         # e.g. "VM.ON"
+    vm_uuid: str
+    body: dict              # the webhook body as received
+    # The body parsed by events.parse_event (a VmEvent: ips, categories, power_state, action, ...; None
+    # members mean "the payload did not say", ask Prism).
+    vm: object
+    received_at: float      # when the listener accepted it (epoch seconds)
+    attempt: int            # 1 for the first try, 2 for the first retry, ...
 
     def __repr__(self):
         return "Event(id=%d, %s, %s)" % (self.id, self.event_type, self.vm_uuid)
 
 
+@dataclasses.dataclass
 class PluginContext(object):
-    """What a plugin gets at start.
+    """What a plugin gets at start."""
 
-    options   -- its validated options (secrets are ``Secret`` objects: call ``.reveal()``)
-    config    -- the whole validated configuration (``config.prism`` holds the Prism connection or None)
-    logger    -- a logger whose records go to the service's JSON log
-    state_dir -- a directory the plugin may keep state in (the queue's directory)
-    registry  -- the prometheus_client registry served on /metrics, for plugin metrics
-    """
-
-    def __init__(self, options, config, logger, state_dir, registry=None):
-        self.options = options
-        self.config = config
-        self.logger = logger
-        self.state_dir = state_dir
-        self.registry = registry
+    options: dict           # its checked options (secrets are ``Secret`` objects: call ``.reveal()``)
+    config: object          # the whole checked configuration (``config.prism``: the Prism connection or None)
+    logger: logging.Logger  # records go to the service's JSON log
+    state_dir: str          # a directory the plugin may keep state in (the queue's directory)
+    registry: object = None  # the prometheus_client registry served on /metrics, for plugin metrics
 
     def resolve_path(self, path):
         """A path from the options, relative to the configuration file's directory."""
-        base = os.path.dirname(getattr(self.config, "source", "") or ".")
-        return path if os.path.isabs(path) else os.path.normpath(os.path.join(base, path))
+        return Checker.for_config(self.config).path(path)
 
     def prism_client(self):
         """A Prism v3 client (the collection's shared one) for the ``prism`` section of the configuration."""
@@ -101,15 +273,19 @@ class Plugin(object):
 
     #: short name used in logs and metrics; defaults to the class name
     name = None
+    #: the plugin's options, a spec for ``Checker.options``; the default ``check_options`` checks against it
+    options_spec = {}
 
     @classmethod
     def check_options(cls, options, config):
-        """Validate and normalise ``plugin.options``; return them. Raise ValueError with a clear message.
+        """Check and normalise ``plugin.options``; return them. Raise ConfigError (``Checker.done()``) or ValueError.
 
-        Called by ``check-config`` and at start, before anything runs. The default accepts no options.
+        Called by ``check-config`` and at start, before anything runs. The default checks them against
+        ``options_spec`` (which, by default, accepts no options) and fills in the defaults.
         """
-        if options:
-            raise ValueError("%s takes no options, got %s" % (cls.__name__, ", ".join(sorted(options))))
+        checker = Checker.for_config(config)
+        options = checker.options(options, cls.options_spec)
+        checker.done()
         return options
 
     def start(self, context):

@@ -8,147 +8,39 @@ itself: a ``password`` is given as ``password_file`` (a file only its owner can 
 (the name of an environment variable), and becomes a ``Secret`` whose ``repr`` is masked.
 Relative paths are relative to the configuration file's directory.
 """
-import difflib
 import ipaddress
 import os
 import re
 import ssl
-import stat
 import types
 
 import yaml
 
-from .logs import MASK, register_secret
+from ansible_collections.netevents.nutanix.plugins.module_utils.webhook_receiver import (
+    DEFAULT_MAX_BODY, DEFAULT_PATH, MAX_BODY_RANGE, network, path_problem, username_problem)
+
+from .api import Checker, ConfigError, PluginLoadError, Secret, load_plugin_class
 
 # Option names that hold secrets, wherever they appear (also inside plugin options).
 SECRET_NAMES = ("password", "api_key", "token", "secret")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_PATH_RE = re.compile(r"^/[A-Za-z0-9._~\-/]{0,255}$")
 _RESERVED_PATHS = ("/healthz", "/metrics")
-
-
-class ConfigError(Exception):
-    """The configuration is not valid; ``errors`` lists every problem found."""
-
-    def __init__(self, errors, source=None):
-        self.errors = list(errors)
-        self.source = source
-        super().__init__(self.__str__())
-
-    def __str__(self):
-        head = "invalid configuration" + (" in %s" % self.source if self.source else "")
-        return head + ":\n" + "\n".join("  - " + e for e in self.errors)
-
-
-class Secret(object):
-    """A secret value that does not print itself: use ``reveal()`` where the real value is needed."""
-
-    __slots__ = ("_value", "source")
-
-    def __init__(self, value, source):
-        self._value = value
-        self.source = source
-        register_secret(value)
-
-    def reveal(self):
-        return self._value
-
-    def __repr__(self):
-        return "Secret(%s, %s)" % (self.source, MASK)
-
-    __str__ = __repr__
-
-    def __eq__(self, other):
-        return isinstance(other, Secret) and other.reveal() == self._value
-
-    def __hash__(self):
-        return hash(self._value)
+_HOST_RE = r"^[A-Za-z0-9.\-]{1,253}$"
 
 
 class Section(types.SimpleNamespace):
-    """A validated section: attribute access, and ``as_dict()`` for plugins that want a plain dict."""
+    """A checked section: attribute access, and ``as_dict()`` for plugins that want a plain dict."""
 
     def as_dict(self):
         return dict(self.__dict__)
 
 
-def _type_name(value):
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
-            dict: "a mapping"}.get(type(value), type(value).__name__)
-
-
-class _Checker(object):
-    """Collects errors while walking the document."""
+class _ConfigChecker(Checker):
+    """The plugin API's Checker, plus reading secrets (the loader does that for plugins too)."""
 
     def __init__(self, base_dir, read_secrets=True):
-        self.base_dir = base_dir
+        super().__init__(base_dir)
         self.read_secrets = read_secrets
-        self.errors = []
-
-    def error(self, where, message):
-        self.errors.append("%s: %s" % (where, message))
-
-    def unknown_keys(self, where, data, allowed):
-        for key in data:
-            if key not in allowed:
-                hint = difflib.get_close_matches(str(key), list(allowed), n=1)
-                self.error("%s.%s" % (where, key) if where else str(key),
-                           "unknown key" + (" (did you mean %r?)" % hint[0] if hint else ""))
-
-    def path(self, value):
-        return value if os.path.isabs(value) else os.path.normpath(os.path.join(self.base_dir, value))
-
-    # -- typed values; each returns the value, or None after recording an error --
-    def string(self, where, value, nonempty=True):
-        if not isinstance(value, str):
-            self.error(where, "must be a string, got %s" % _type_name(value))
-            return None
-        if nonempty and not value.strip():
-            self.error(where, "must not be empty")
-            return None
-        return value
-
-    def integer(self, where, value, low=None, high=None):
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.error(where, "must be an integer, got %s" % _type_name(value))
-            return None
-        if (low is not None and value < low) or (high is not None and value > high):
-            self.error(where, "must be between %s and %s, got %s" % (low, high, value))
-            return None
-        return value
-
-    def number(self, where, value, low=None, high=None):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.error(where, "must be a number, got %s" % _type_name(value))
-            return None
-        if (low is not None and value < low) or (high is not None and value > high):
-            self.error(where, "must be between %s and %s, got %s" % (low, high, value))
-            return None
-        return float(value)
-
-    def boolean(self, where, value):
-        if not isinstance(value, bool):
-            self.error(where, "must be true or false, got %s" % _type_name(value))
-            return None
-        return value
-
-    def readable_file(self, where, value, private=False):
-        value = self.string(where, value)
-        if value is None:
-            return None
-        path = self.path(value)
-        try:
-            st = os.stat(path)
-            with open(path, "rb"):
-                pass
-        except OSError as e:
-            self.error(where, "cannot read %s: %s" % (path, e.strerror))
-            return None
-        if private and st.st_mode & 0o077:
-            self.error(where, "%s is readable by group or others (mode %04o): chmod 600 %s"
-                       % (path, stat.S_IMODE(st.st_mode), path))
-            return None
-        return path
 
     def secret(self, where, section, name, required):
         """Resolve ``<name>_file`` / ``<name>_env`` in *section* (a dict) into a Secret."""
@@ -216,145 +108,96 @@ def resolve_secrets(checker, where, value):
 
 
 _SECTIONS = ("listener", "prism", "plugin", "queue", "reconcile")
-
-
-def _mapping(checker, where, value, required):
-    if value is None:
-        if required:
-            checker.error(where, "missing required section")
-        return None if required else {}
-    if not isinstance(value, dict):
-        checker.error(where, "must be a mapping, got %s" % _type_name(value))
-        return None
-    return value
+_SECRET_KEYS = ("password", "password_file", "password_env")
+_LISTENER = {
+    "host": {"default": "0.0.0.0"}, "port": {"type": "int", "default": 8080, "range": (1, 65535)},
+    "path": {"default": DEFAULT_PATH}, "username": {"required": True}, "allowed_networks": {"type": "list"},
+    "tls_cert": {}, "tls_key": {}, "max_body_bytes": {"type": "int", "default": DEFAULT_MAX_BODY, "range": MAX_BODY_RANGE},
+    "threads": {"type": "int", "default": 8, "range": (1, 64)},
+    "shutdown_timeout_s": {"type": "int", "default": 30, "range": (1, 3600)}, "log_level": {"default": "INFO"},
+}
+_PRISM = {
+    "host": {"required": True}, "port": {"type": "int", "default": 9440, "range": (1, 65535)},
+    "username": {"required": True}, "validate_certs": {"type": "bool", "default": True},
+    "timeout": {"type": "int", "default": 30, "range": (1, 600)},
+}
+_QUEUE = {
+    "path": {"required": "the SQLite file of the queue"},
+    "batch_max_events": {"type": "int", "default": 500, "range": (1, 10000)},
+    "batch_window_ms": {"type": "int", "default": 0, "range": (0, 60000)},
+    "max_attempts": {"type": "int", "default": 10, "range": (1, 1000)},
+    "backoff_initial_s": {"type": "float", "default": 1.0, "range": (0.001, 3600)},
+    "backoff_max_s": {"type": "float", "default": 300.0, "range": (0.001, 86400)},
+    "dedupe_window_s": {"type": "int", "default": 300, "range": (0, 86400)},
+}
+_RECONCILE = {"interval_minutes": {"type": "int", "default": 15, "range": (0, 10080)}}
 
 
 def _listener(c, data):
     w = "listener"
-    allowed = ("host", "port", "path", "username", "password_file", "password_env", "password",
-               "allowed_networks", "tls_cert", "tls_key", "max_body_bytes", "threads", "shutdown_timeout_s",
-               "log_level")
-    c.unknown_keys(w, data, allowed)
-    out = Section()
-    out.host = c.string(w + ".host", data.get("host", "0.0.0.0"))
+    out = Section(**c.options(data, _LISTENER, w, also=_SECRET_KEYS))
     if out.host is not None:
         try:
             ipaddress.ip_address(out.host)
         except ValueError:
-            if not re.match(r"^[A-Za-z0-9.\-]{1,253}$", out.host):
+            if not re.match(_HOST_RE, out.host):
                 c.error(w + ".host", "must be an IP address or a host name, got %r" % out.host)
-    out.port = c.integer(w + ".port", data.get("port", 8080), 1, 65535)
-    out.path = c.string(w + ".path", data.get("path", "/listener/callback"))
     if out.path is not None:
-        if not _PATH_RE.match(out.path):
-            c.error(w + ".path", "must start with '/' and use only letters, digits and . _ ~ - /")
+        if path_problem(out.path):
+            c.error(w + ".path", path_problem(out.path))
         elif out.path.rstrip("/") in _RESERVED_PATHS:
             c.error(w + ".path", "%s is reserved for the service itself" % out.path)
-    if "username" not in data:
-        c.error(w, "missing required username")
-    out.username = c.string(w + ".username", data.get("username", "x"))
-    if out.username and ":" in out.username:
-        c.error(w + ".username", "must not contain ':' (basic auth cannot carry it)")
+    if out.username and username_problem(out.username):
+        c.error(w + ".username", username_problem(out.username))
     out.password = c.secret(w, data, "password", required=True)
-    nets = data.get("allowed_networks", [])
-    out.allowed_networks = []
-    if not isinstance(nets, list):
-        c.error(w + ".allowed_networks", "must be a list of networks (CIDR), got %s" % _type_name(nets))
-    else:
-        for i, net in enumerate(nets):
-            where = "%s.allowed_networks[%d]" % (w, i)
-            if c.string(where, net) is None:
-                continue
-            try:
-                out.allowed_networks.append(ipaddress.ip_network(net.strip(), strict=False))
-            except ValueError:
-                c.error(where, "%r is not a network (e.g. 10.0.0.0/24 or 10.0.0.5)" % net)
-    cert, key = data.get("tls_cert"), data.get("tls_key")
-    out.tls_cert = out.tls_key = None
-    if (cert is None) != (key is None):
+    nets, out.allowed_networks = out.allowed_networks or [], []
+    for i, net in enumerate(nets):
+        try:
+            out.allowed_networks.append(network(net))
+        except ValueError as e:
+            c.error("%s.allowed_networks[%d]" % (w, i), str(e))
+    if (out.tls_cert is None) != (out.tls_key is None):
         c.error(w, "set both tls_cert and tls_key, or neither")
-    elif cert is not None:
-        out.tls_cert = c.readable_file(w + ".tls_cert", cert)
-        out.tls_key = c.readable_file(w + ".tls_key", key, private=True)
+        out.tls_cert = out.tls_key = None
+    elif out.tls_cert is not None:
+        out.tls_cert = c.readable_file(w + ".tls_cert", out.tls_cert)
+        out.tls_key = c.readable_file(w + ".tls_key", out.tls_key, private=True)
         if out.tls_cert and out.tls_key:
             try:
                 ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(out.tls_cert, out.tls_key)
             except (ssl.SSLError, OSError) as e:
                 c.error(w + ".tls_cert", "the certificate and key cannot be used together (%s)" % e)
-    out.max_body_bytes = c.integer(w + ".max_body_bytes", data.get("max_body_bytes", 1048576), 1024, 64 << 20)
-    out.threads = c.integer(w + ".threads", data.get("threads", 8), 1, 64)
-    out.shutdown_timeout_s = c.integer(w + ".shutdown_timeout_s", data.get("shutdown_timeout_s", 30), 1, 3600)
-    out.log_level = c.string(w + ".log_level", data.get("log_level", "INFO"))
     if out.log_level is not None:
-        out.log_level = out.log_level.upper()
-        if out.log_level not in LOG_LEVELS:
-            c.error(w + ".log_level", "must be one of %s" % ", ".join(LOG_LEVELS))
+        out.log_level = c.choice(w + ".log_level", out.log_level.upper(), LOG_LEVELS)
     return out
 
 
 def _prism(c, data):
-    w = "prism"
-    c.unknown_keys(w, data, ("host", "port", "username", "password_file", "password_env", "password",
-                             "validate_certs", "timeout"))
-    out = Section()
-    if "host" not in data:
-        c.error(w, "missing required host")
-    out.host = c.string(w + ".host", data.get("host", "x"))
-    out.port = c.integer(w + ".port", data.get("port", 9440), 1, 65535)
-    if "username" not in data:
-        c.error(w, "missing required username")
-    out.username = c.string(w + ".username", data.get("username", "x"))
-    out.password = c.secret(w, data, "password", required=True)
-    out.validate_certs = c.boolean(w + ".validate_certs", data.get("validate_certs", True))
-    out.timeout = c.integer(w + ".timeout", data.get("timeout", 30), 1, 600)
+    out = Section(**c.options(data, _PRISM, "prism", also=_SECRET_KEYS))
+    out.password = c.secret("prism", data, "password", required=True)
     return out
 
 
 def _plugin(c, data):
     w = "plugin"
-    c.unknown_keys(w, data, ("name", "options"))
-    out = Section()
-    if "name" not in data:
-        c.error(w, "missing required name (log, panos, or module:attribute)")
-    out.name = c.string(w + ".name", data.get("name", "log"))
-    options = data.get("options", {})
-    if options is None:
-        options = {}
-    if not isinstance(options, dict):
-        c.error(w + ".options", "must be a mapping, got %s" % _type_name(options))
-        options = {}
-    out.options = resolve_secrets(c, w + ".options", options)
+    out = Section(**c.options(data, {"name": {"required": "log, panos, or module:attribute"}, "options": {
+        "type": "dict", "default": {}}}, w))
+    out.options = resolve_secrets(c, w + ".options", out.options)
     return out
 
 
 def _queue(c, data):
-    w = "queue"
-    c.unknown_keys(w, data, ("path", "batch_max_events", "batch_window_ms", "max_attempts", "backoff_initial_s",
-                             "backoff_max_s", "dedupe_window_s"))
-    out = Section()
-    if "path" not in data:
-        c.error(w, "missing required path (the SQLite file of the queue)")
-    path = c.string(w + ".path", data.get("path", "x"))
+    out = Section(**c.options(data, _QUEUE, "queue"))
     # The directory may not exist yet when the configuration is checked (systemd's StateDirectory= makes it
     # at service start); the queue reports a missing one when it opens.
-    out.path = c.path(path) if path else None
-    out.batch_max_events = c.integer(w + ".batch_max_events", data.get("batch_max_events", 500), 1, 10000)
-    out.batch_window_ms = c.integer(w + ".batch_window_ms", data.get("batch_window_ms", 0), 0, 60000)
-    out.max_attempts = c.integer(w + ".max_attempts", data.get("max_attempts", 10), 1, 1000)
-    out.backoff_initial_s = c.number(w + ".backoff_initial_s", data.get("backoff_initial_s", 1.0), 0.001, 3600)
-    out.backoff_max_s = c.number(w + ".backoff_max_s", data.get("backoff_max_s", 300.0), 0.001, 86400)
+    out.path = c.path(out.path) if out.path else None
     if out.backoff_initial_s and out.backoff_max_s and out.backoff_max_s < out.backoff_initial_s:
-        c.error(w + ".backoff_max_s", "must not be smaller than backoff_initial_s")
-    out.dedupe_window_s = c.integer(w + ".dedupe_window_s", data.get("dedupe_window_s", 300), 0, 86400)
+        c.error("queue.backoff_max_s", "must not be smaller than backoff_initial_s")
     return out
 
 
 def _reconcile(c, data):
-    w = "reconcile"
-    c.unknown_keys(w, data, ("interval_minutes",))
-    out = Section()
-    out.interval_minutes = c.integer(w + ".interval_minutes", data.get("interval_minutes", 15), 0, 10080)
-    return out
+    return Section(**c.options(data, _RECONCILE, "reconcile"))
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -388,7 +231,7 @@ def load_config(path, read_secrets=True, check_plugin=True):
         raise ConfigError(["not valid YAML: %s" % e], path)
     if not isinstance(data, dict):
         raise ConfigError(["the file must hold a mapping with the sections %s" % ", ".join(_SECTIONS)], path)
-    c = _Checker(os.path.dirname(path), read_secrets=read_secrets)
+    c = _ConfigChecker(os.path.dirname(path), read_secrets=read_secrets)
     c.unknown_keys("", data, _SECTIONS)
     config = Section(source=path)
     sections = {
@@ -396,13 +239,16 @@ def load_config(path, read_secrets=True, check_plugin=True):
         "queue": (_queue, True), "reconcile": (_reconcile, False),
     }
     for name, (build, required) in sections.items():
-        section = _mapping(c, name, data.get(name), required)
-        # prism is optional (only plugins that read VMs need it): absent means None, not defaults.
-        absent = name == "prism" and data.get(name) is None
-        setattr(config, name, build(c, section) if section is not None and not absent else None)
+        value = data.get(name)
+        if value is None:
+            if required:
+                c.error(name, "missing required section")
+            # prism is optional (only plugins that read VMs need it): absent means None, not defaults.
+            setattr(config, name, None if required or name == "prism" else build(c, {}))
+            continue
+        section = c.mapping(name, value)
+        setattr(config, name, build(c, section) if section is not None else None)
     if not c.errors and check_plugin:
-        # Imported here: api imports this module for ConfigError.
-        from .api import PluginLoadError, load_plugin_class
         try:
             plugin_class = load_plugin_class(config.plugin.name)
             config.plugin.options = plugin_class.check_options(config.plugin.options, config)

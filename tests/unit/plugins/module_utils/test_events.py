@@ -3,7 +3,7 @@ import copy
 import pytest
 
 from ansible_collections.netevents.nutanix.plugins.module_utils.events import (
-    EVENT_TYPES, EventError, VmState, parse_event, vm_state_from_entity)
+    EVENT_ACTIONS, EVENT_TYPES, EventError, VmState, parse_event, vm_state_from_entity)
 
 VM = {
     "api_version": "3.1",
@@ -27,6 +27,19 @@ def test_full_payload():
     assert ev.ips == ("10.1.1.5", "10.1.1.6")  # status wins over spec
     assert ev.categories == {"AppTier": "Web", "Env": "Prod"}
     assert ev.power_state == "ON" and ev.complete
+
+
+def test_one_classification_of_every_event_type():
+    assert set(EVENT_ACTIONS) == set(EVENT_TYPES)
+    assert set(EVENT_ACTIONS.values()) == {"register", "unregister", "reconcile"}
+    actions = dict((t, parse_event(envelope(t)).action) for t in EVENT_TYPES)
+    assert [t for t, a in sorted(actions.items()) if a == "unregister"] == ["VM.DELETE", "VM.OFF"]
+    assert [t for t, a in actions.items() if a == "reconcile"] == ["VM.NIC_UNPLUG"]
+    assert [t for t in EVENT_TYPES if parse_event(envelope(t)).expects_ip] == ["VM.ON", "VM.NIC_PLUG"]
+    assert all(actions[t] == "register" for t in ("VM.ON", "VM.NIC_PLUG"))  # expecting an IP means registering
+    unknown = parse_event(envelope("VM.SNAPSHOT"))
+    assert unknown.action is None and not unknown.known_event and not unknown.expects_ip
+    assert parse_event(envelope("VM.OFF")).to_dict()["action"] == "unregister"
 
 
 def test_empty_nic_list_is_unknown_not_empty():

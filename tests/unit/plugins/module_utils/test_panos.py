@@ -107,20 +107,33 @@ def test_uid_message_refuses_bad_tags_and_ips():
 
 
 def test_plan_present_absent_exclusive():
+    """The three ways panos_registered_ip uses the one planner: only the given tags are managed."""
     current = {"10.0.0.1": {"web"}, "10.0.0.2": {"web", "db"}, "10.0.0.3": {"db"}}
-    reg, unreg, after = plan_registered_ips(current, {"10.0.0.1", "10.0.0.4"}, {"web"})
-    assert reg == {"10.0.0.4": {"web"}} and unreg == {}
+    web = {"web"}.__contains__
+    present = plan_registered_ips(dict.fromkeys(["10.0.0.1", "10.0.0.4"], {"web"}), current, owns=web,
+                                  scope=["10.0.0.1", "10.0.0.4"])
+    assert present.register == {"10.0.0.4": {"web"}} and present.unregister == {}
+    after = present.after(current)
     assert after["10.0.0.4"] == {"web"} and after["10.0.0.2"] == {"web", "db"}
 
-    reg, unreg, after = plan_registered_ips(current, {"10.0.0.1", "10.0.0.4"}, {"web"}, exclusive=True)
-    assert reg == {"10.0.0.4": {"web"}} and unreg == {"10.0.0.2": {"web"}}
+    exclusive = plan_registered_ips(dict.fromkeys(["10.0.0.1", "10.0.0.4"], {"web"}), current, owns=web)
+    assert exclusive.register == {"10.0.0.4": {"web"}} and exclusive.unregister == {"10.0.0.2": {"web"}}
+    after = exclusive.after(current)
     assert sorted(ip for ip, tags in after.items() if "web" in tags) == ["10.0.0.1", "10.0.0.4"]
     assert after["10.0.0.2"] == {"db"}   # other tags stay
 
-    reg, unreg, after = plan_registered_ips(current, {"10.0.0.2", "10.0.0.9"}, {"web", "db"}, state="absent")
-    assert reg == {} and unreg == {"10.0.0.2": {"web", "db"}} and "10.0.0.2" not in after
+    absent = plan_registered_ips({}, current, owns={"web", "db"}.__contains__, scope=["10.0.0.2", "10.0.0.9"])
+    assert absent.register == {} and absent.unregister == {"10.0.0.2": {"web", "db"}}
+    assert "10.0.0.2" not in absent.after(current)
 
-    assert plan_registered_ips(current, {"10.0.0.1"}, {"web"})[:2] == ({}, {})
+    assert not plan_registered_ips({"10.0.0.1": {"web"}}, current, owns=web, scope=["10.0.0.1"]).changed
+
+
+def test_plan_refresh_registers_everything_again():
+    """The listener plans against its own memory, which a rebooted firewall may no longer match."""
+    before = {"10.0.0.1": {"web", "old"}}
+    plan = plan_registered_ips({"10.0.0.1": {"web"}, "10.0.0.2": {"db"}}, before, refresh=True)
+    assert plan.register == {"10.0.0.1": {"web"}, "10.0.0.2": {"db"}} and plan.unregister == {"10.0.0.1": {"old"}}
 
 
 # --- errors and TLS settings ------------------------------------------------------------------------------

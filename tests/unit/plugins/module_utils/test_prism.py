@@ -401,8 +401,6 @@ def test_list_vms_is_lazy_and_complete(sim):
     assert len(rest) == 24 and list_calls(sim, "vms") - before == 3
 
 
-
-
 @pytest.mark.parametrize("timeout", [0, -1, None])
 def test_timeout_must_be_positive(timeout):
     with pytest.raises(PrismError) as info:

@@ -16,19 +16,7 @@ from ..api import Plugin, PluginError
 
 class LogPlugin(Plugin):
     name = "log"
-
-    @classmethod
-    def check_options(cls, options, config):
-        unknown = sorted(set(options) - {"path", "fsync"})
-        if unknown:
-            raise ValueError("unknown option(s) for the log plugin: %s (known: path, fsync)" % ", ".join(unknown))
-        path = options.get("path")
-        if not isinstance(path, str) or not path.strip():
-            raise ValueError("the log plugin needs 'path', the file to write events to")
-        fsync = options.get("fsync", True)
-        if not isinstance(fsync, bool):
-            raise ValueError("fsync must be true or false")
-        return {"path": path, "fsync": fsync}
+    options_spec = {"path": {"required": "the file to write events to"}, "fsync": {"type": "bool", "default": True}}
 
     def start(self, context):
         super().start(context)

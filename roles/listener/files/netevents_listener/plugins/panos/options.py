@@ -1,0 +1,92 @@
+# Copyright: netevents.nutanix contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The panos plugin's options, checked with the plugin API's Checker (the configuration loader's own)."""
+import os
+
+from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_api
+from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import DEFAULT_TAG_FORMAT, TagError, TagMapper
+
+from ...api import Checker, Secret
+
+MODES = ("registered-ip", "address-object")
+MAX_TAG_TIMEOUT = 2592000  # 30 days, PAN-OS's limit for a registered tag's timeout
+# Checked by Checker.options; targets, categories and tag_mapping are checked below.
+OPTIONS = {
+    "mode": {"choices": MODES, "default": "registered-ip"},
+    "tag_format": {"default": DEFAULT_TAG_FORMAT}, "owned_prefix": {},
+    "tag_timeout": {"type": "int", "default": 0, "range": (0, MAX_TAG_TIMEOUT)},
+    "state_path": {}, "address_prefix": {"default": "ntnx-vm-"},
+    "commit_timeout": {"type": "int", "default": 600, "range": (10, 3600)},
+    "api_timeout": {"type": "int", "default": 30, "range": (1, 600)},
+    "wait_for_ip_attempts": {"type": "int", "default": 3, "range": (0, 100)},
+}
+TARGET = {
+    "ip_address": {"required": True}, "port": {"type": "int", "default": 443, "range": (1, 65535)},
+    "username": {"default": "admin"}, "vsys": {"default": "vsys1"}, "validate_certs": {"type": "bool", "default": True},
+    "ca_path": {},
+}
+# Resolved into password/api_key (Secrets) by the loader; listed for its "did you mean".
+_TARGET_SECRETS = ("password", "api_key", "password_file", "password_env", "api_key_file", "api_key_env")
+# The longest address text; an address object's name is address_prefix + the address.
+_LONGEST_IP = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+
+
+def check_options(options, config):
+    """The options with their defaults; raises ConfigError naming every problem."""
+    c = Checker.for_config(config)
+    out = c.options(options, OPTIONS, also=("targets", "tag_mapping", "categories"))
+    if getattr(config, "prism", None) is None:
+        c.error("prism", "the panos plugin needs the 'prism' section: it reads VMs the events do not describe "
+                         "fully, and the reconcile lists them all")
+    targets = options.get("targets")
+    if not isinstance(targets, list) or not targets:
+        c.error("targets", "give a list of at least one firewall (ip_address, username, password_file or "
+                           "api_key_file, ...)")
+        targets = []
+    out["targets"] = [_target(c, "targets[%d]" % i, target) for i, target in enumerate(targets)]
+    labels = [(t["ip_address"], t["port"], t["vsys"]) for t in out["targets"] if t]
+    if len(set(labels)) != len(labels):
+        c.error("targets", "the same firewall (ip_address, port, vsys) is listed twice")
+    out.update(tag_mapping=options.get("tag_mapping"), categories=options.get("categories") or None)
+    if out["tag_format"] is not None:
+        try:
+            TagMapper(out["tag_format"], out["tag_mapping"], out["categories"], out["owned_prefix"])
+        except TagError as e:
+            for option, message in e.problems:
+                c.error(option, message)
+    reconcile = getattr(config, "reconcile", None)
+    interval = (reconcile.interval_minutes or 0) * 60 if reconcile is not None else 0
+    if out["tag_timeout"] and (not interval or out["tag_timeout"] < 2 * interval):
+        c.error("tag_timeout", "registered tags that expire need the reconcile to renew them: set "
+                               "reconcile.interval_minutes to at most half of tag_timeout (%d s), or tag_timeout: 0"
+                % out["tag_timeout"])
+    if out["address_prefix"] is not None:
+        try:
+            panos_api.address_name(out["address_prefix"], _LONGEST_IP)
+        except ValueError as e:
+            c.error("address_prefix", "%s (the prefix plus the longest IPv6 address must fit)" % e)
+    c.done()
+    return out
+
+
+def _target(c, where, target):
+    """One firewall: the provider of module_utils/panos.connect, plus its vsys."""
+    if not isinstance(target, dict):
+        c.error(where, "must be a mapping (ip_address, port, username, password_file, ...), got %r" % (target,))
+        return None
+    out = c.options(target, TARGET, where, also=_TARGET_SECRETS)
+    if out["vsys"] is not None:
+        try:
+            panos_api.validate_vsys(out["vsys"])
+        except ValueError as e:
+            c.error(where + ".vsys", str(e))
+    for name in ("password", "api_key"):
+        if isinstance(target.get(name), Secret):  # the loader refuses a secret written in the file itself
+            out[name] = target[name]
+    if "password" not in out and "api_key" not in out:
+        c.error(where, "give password_file/password_env or api_key_file/api_key_env")
+    if out["ca_path"] is not None:
+        out["ca_path"] = c.path(out["ca_path"])
+        if not os.path.exists(out["ca_path"]):
+            c.error(where + ".ca_path", "%s does not exist" % out["ca_path"])
+    return out

@@ -26,6 +26,8 @@ import subprocess
 import time
 import uuid
 
+from tests.functional.helpers import free_port
+
 SUITE = "bookworm"
 # python3-apt for the role's apt task (as on a standard Debian install); ca-certificates for pip.
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3", "python3-venv", "python3-apt", "sudo", "openssh-server",
@@ -113,12 +115,6 @@ def _write(root, path, text, mode=0o644, owner=None):
     os.chmod(target, mode)
     if owner:
         os.chown(target, *owner)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SystemdHost(object):

@@ -9,16 +9,15 @@ with CI=true a missing one fails the test.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 import yaml
 
 from tests.functional.conftest import PANOS_PASSWORD, PANOS_USERNAME, PRISM_PASSWORD, PRISM_USERNAME
+from tests.functional.helpers import free_port, wait_for
 from tests.functional.readback import registered_ips
 from tests.simulators._common import make_self_signed_cert
 from tests.simulators.prism.admin import PrismAdmin
@@ -51,23 +50,6 @@ def collections_root():
         if os.path.isdir(os.path.join(path, "ansible_collections", "netevents", "nutanix")):
             return path
     raise RuntimeError("the collection tree is not on sys.path (tests/conftest.py sets it up)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
-        time.sleep(0.3)
 
 
 class Rulebook(object):

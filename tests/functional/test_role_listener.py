@@ -8,7 +8,6 @@ into its virtualenv; what is on the target is read back with the venv's own pyth
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,30 +16,16 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from tests.conftest import REPO
-from tests.functional.conftest import PANOS_PASSWORD, PANOS_USERNAME, PRISM_PASSWORD, PRISM_USERNAME
+from tests.functional.conftest import PANOS_PASSWORD, PRISM_PASSWORD, PRISM_USERNAME
+from tests.functional.helpers import WEBHOOK_PASSWORD, free_port, listener_role_vars, wait_for
 from tests.functional.playbook import run_playbook
 from tests.functional.readback import registered_ips
+from tests.simulators._common import make_self_signed_cert
 
-WEBHOOK_PASSWORD = "W3bhook-S3cret-pw"
 PLAYBOOKS = os.path.join(REPO, "playbooks")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s" % what)
 
 
 @pytest.fixture
@@ -61,18 +46,9 @@ def deployment(tmp_path, prism_sim, panos_sim):
         "listener_bind_host": "127.0.0.1",
         "listener_port": port,
         "listener_webhook_url": "http://127.0.0.1:%d/listener/callback" % port,
-        "listener_webhook_password": WEBHOOK_PASSWORD,
-        "listener_prism_host": prism_sim.host,
-        "listener_prism_port": prism_sim.port,
-        "listener_prism_username": PRISM_USERNAME,
-        "listener_prism_password": PRISM_PASSWORD,
-        "listener_prism_validate_certs": False,
-        "listener_panos_targets": [{"ip_address": panos_sim.host, "port": panos_sim.port,
-                                    "username": PANOS_USERNAME, "password": PANOS_PASSWORD,
-                                    "validate_certs": False}],
-        "listener_batch_window_ms": 50,
-        "listener_reconcile_interval_minutes": 0,
     }
+    # Controller and host are one machine: the firewall's CA path is valid on both.
+    variables.update(listener_role_vars(prism_sim, panos_sim, ca_path=panos_sim.cert_path))
     yield variables
     # Whatever a test did, leave no listener running.
     supervise = tmp_path / "opt" / "supervise.py"
@@ -129,11 +105,15 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
     health = requests.get("http://127.0.0.1:%d/healthz" % deployment["listener_port"], timeout=5)
     assert health.status_code == 200
     hooks = requests.post(prism_sim.url + "/api/nutanix/v3/webhooks/list", json={"kind": "webhook"},
-                          auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=False, timeout=10).json()["entities"]
+                          auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=prism_sim.cert_path, timeout=10).json()["entities"]
     assert [h["spec"]["resources"]["post_url"] for h in hooks] == [deployment["listener_webhook_url"]]
 
     # The config and secret files are 0600 and the config holds no secret.
     config = tmp_path / "etc" / "config.yml"
+    # The listener verifies Prism against the copy of listener_prism_ca_path beside its configuration.
+    prism = yaml.safe_load(config.read_text())["prism"]
+    assert (prism["validate_certs"], prism["ca_path"]) == (True, str(tmp_path / "etc" / "prism-ca.pem"))
+    assert (tmp_path / "etc" / "prism-ca.pem").read_bytes() == Path(prism_sim.cert_path).read_bytes()
     assert oct(config.stat().st_mode & 0o777) == "0o600"
     for secret in (tmp_path / "etc" / "secrets").iterdir():
         assert oct(secret.stat().st_mode & 0o777) == "0o600"
@@ -142,15 +122,15 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
         assert secret not in first.stdout
 
     # Events from Prism reach the firewall: a VM powered on with a category gets its IP tagged.
-    vm = requests.post(prism_sim.url + "/api/nutanix/v3/vms", auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=False,
+    vm = requests.post(prism_sim.url + "/api/nutanix/v3/vms", auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=prism_sim.cert_path,
                        timeout=10, json={
                            "metadata": {"kind": "vm", "categories": {"AppTier": "Web"}},
                            "spec": {"name": "web-01", "resources": {
                                "power_state": "ON",
                                "nic_list": [{"ip_endpoint_list": [{"ip": "10.20.0.5", "type": "ASSIGNED"}]}]}}})
     assert vm.status_code == 202
-    assert wait_for(lambda: "ntnx.AppTier.Web" in registered_ips(panos_sim).get("10.20.0.5", ()),
-                    what="10.20.0.5 tagged ntnx.AppTier.Web on the firewall")
+    assert wait_for(lambda: "ntnx.AppTier.Web" in registered_ips(panos_sim).get("10.20.0.5", ()), 30,
+                    "10.20.0.5 tagged ntnx.AppTier.Web on the firewall")
 
     # Same playbook again: nothing to change, no restart.
     pid = (tmp_path / "state" / "listener.pid").read_text()
@@ -166,13 +146,20 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
     bad_panos = run_playbook(tmp_path / "bad-panos", playbook=os.path.join(PLAYBOOKS, "deploy_listener.yml"),
                              extra_vars=dict(deployment, listener_panos_targets=[
                                  dict(deployment["listener_panos_targets"][0], password="Wr0ng-Pan0s-pw")]))
+    # A CA that did not sign Prism's certificate is refused before anything changes too, by its role variable.
+    (tmp_path / "other-ca").mkdir()
+    other_ca, _key = make_self_signed_cert(str(tmp_path / "other-ca"))
+    bad_ca = run_playbook(tmp_path / "bad-ca", playbook=os.path.join(PLAYBOOKS, "deploy_listener.yml"),
+                          extra_vars=dict(deployment, listener_prism_ca_path=other_ca))
     for run, names in ((bad_prism, ["listener_prism_username", "listener_prism_password"]),
+                       (bad_ca, ["listener_prism_ca_path " + other_ca]),
                        (bad_panos, ["listener_panos_targets[0].username", "listener_panos_targets[0].api_key"])):
         assert run.rc != 0
         failed = run.failed[-1]["result"]
         message = " ".join([failed["msg"]] + [r.get("msg", "") for r in failed.get("results", [])])
         assert all(name in message for name in names), message
-        assert "nutanix_password" not in run.stdout and "provider.password" not in run.stdout, run.stdout[-3000:]
+        assert not [name for name in ("nutanix_password", "nutanix_ca_path", "provider.password")
+                    if name in run.stdout], run.stdout[-3000:]
         assert "Wr0ng" not in run.stdout + run.stderr
         assert not [r["task"] for r in run.results if r["result"].get("changed")]
     assert {p.name: p.read_text() for p in (tmp_path / "etc" / "secrets").iterdir()} == secrets
@@ -181,7 +168,7 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
     # Removal unregisters the webhook and stops the service; the queue stays (no purge).
     deploy(tmp_path, deployment, "remove_listener.yml")
     hooks = requests.post(prism_sim.url + "/api/nutanix/v3/webhooks/list", json={"kind": "webhook"},
-                          auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=False, timeout=10).json()
+                          auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=prism_sim.cert_path, timeout=10).json()
     assert [h for h in hooks["entities"] if h.get("status", {}).get("state") != "DELETE_PENDING"] == []
     with pytest.raises(requests.ConnectionError):
         requests.get("http://127.0.0.1:%d/healthz" % deployment["listener_port"], timeout=5)

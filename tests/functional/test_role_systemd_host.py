@@ -169,6 +169,9 @@ def test_deploy_kill_reboot_remove_on_systemd(tmp_path, host, prism_sim, panos_s
     # The same playbook again: nothing to change, no restart.
     again = deployment.play("deploy_listener.yml")
     assert again.changed_count == 0, [r["task"] for r in again.results if r["result"].get("changed")]
+    # The virtualenv is there and its requirements unchanged: pip is not even run.
+    assert [r["status"] for r in again.results
+            if r["task"] == "Create the virtualenv with the pinned dependencies"] == ["skipped"]
     assert deployment.show("MainPID")["MainPID"] == pid
 
     # --- kill -9 while acknowledged events wait for the firewall: systemd restarts the service, none is lost

@@ -1,8 +1,11 @@
-"""Small helpers the functional tests share: a free loopback port, waiting for a condition, and the role variables
-that connect a deployed listener to the simulators."""
+"""Small helpers the functional tests share: a free loopback port, waiting for a condition, skipping (or under CI,
+failing) for a missing tool, and the role variables that connect a deployed listener to the simulators."""
 import socket
 import time
 
+import pytest
+
+from tests.tools import preflight
 from tests.functional.conftest import PANOS_PASSWORD, PANOS_USERNAME, PRISM_PASSWORD, PRISM_USERNAME
 
 # What Prism sends with each event to a listener the role deployed (unusual, so a test can look for it in output).
@@ -25,6 +28,13 @@ def wait_for(predicate, timeout, what):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
         time.sleep(0.3)
+
+
+def require(reasons):
+    """Skip the calling test (or fixture) for *reasons*, what it lacks, e.g. ``preflight.missing("java")``; under
+    CI=true, where nothing may be skipped quietly, fail instead."""
+    if reasons:
+        (pytest.fail if preflight.in_ci() else pytest.skip)("; ".join(reasons))
 
 
 def listener_role_vars(prism_sim, panos_sim, **target):

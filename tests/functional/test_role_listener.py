@@ -7,7 +7,6 @@ into its virtualenv; what is on the target is read back with the venv's own pyth
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,10 +19,11 @@ import yaml
 
 from tests.conftest import REPO
 from tests.functional.conftest import PANOS_PASSWORD, PRISM_PASSWORD, PRISM_USERNAME
-from tests.functional.helpers import WEBHOOK_PASSWORD, free_port, listener_role_vars, wait_for
+from tests.functional.helpers import WEBHOOK_PASSWORD, free_port, listener_role_vars, require, wait_for
 from tests.functional.playbook import run_playbook
 from tests.functional.readback import registered_ips
 from tests.simulators._common import make_self_signed_cert
+from tests.tools import preflight
 
 PLAYBOOKS = os.path.join(REPO, "playbooks")
 
@@ -175,11 +175,11 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
     assert not (tmp_path / "opt").exists() and (tmp_path / "state" / "queue.db").exists()
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed")
 @pytest.mark.parametrize("port,capabilities", [(8080, ""), (443, "CAP_NET_BIND_SERVICE")])
 def test_rendered_unit_verifies(tmp_path, port, capabilities):
     """Render the role's unit for a systemd host and check it with systemd-analyze verify (and security, offline:
     tests/functional/test_role_systemd_host.py scores the running unit)."""
+    require(preflight.missing("systemd-analyze"))
     role = os.path.join(REPO, "roles", "listener")
     unit = tmp_path / "netevents-listener.service"
     tasks = [

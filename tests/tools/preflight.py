@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The programs outside the virtualenv that `make test` needs: what each is for, and whether it is here.
 
 Without them some checks cannot run. A developer gets a warning that names what will be skipped, and each test says
@@ -6,9 +5,10 @@ why it skips; with CI=true (.ci/run sets it, after installing these on Debian) a
 anything runs and again in the test that needs it. Standard library only: .ci/run asks it, before the virtualenv
 exists, which Debian packages to install.
 
-    preflight.py [NAME ...]   check these (a tool, "root", or a make target: sanity, functional; default: all);
-                              under CI=true exit 1 when one is missing
-    preflight.py --packages   print the Debian packages of the missing tools, one per line
+Usage (python3 tests/tools/preflight.py ...):
+    [NAME ...]   check these (a tool, "root", or a make target: sanity, functional; default: all);
+                 under CI=true exit 1 when one is missing
+    --packages   print the Debian packages of the missing tools, one per line
 """
 import os
 import shutil

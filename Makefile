@@ -22,7 +22,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 PYTEST_ARGS ?=
 
-.PHONY: help venv sdk-venv tree demo test bench sanity lint units functional integration docs-check build clean
+.PHONY: help venv sdk-venv tree preflight demo test bench sanity lint units functional integration docs-check build clean
 
 help:
 	@echo "make demo   - set up .venv and run the tour against the simulators"
@@ -53,13 +53,19 @@ tree:
 demo: venv tree
 	$(BIN)/python demo/tour.py
 
-test: venv tree sanity lint units functional integration docs-check build
+test: venv tree preflight sanity lint units functional integration docs-check build
+
+# The programs outside the venv that some checks need (tests/tools/preflight.py says which and why): a warning
+# for each missing one, or with CI=true a failure, so that nothing is skipped quietly in CI.
+preflight:
+	@$(PYTHON) tests/tools/preflight.py
 
 # Not part of `make test` (a --quick smoke run of it is, in tests/unit/bench).
 bench: venv tree
 	$(BIN)/python bench/run.py
 
 sanity: venv
+	@$(PYTHON) tests/tools/preflight.py sanity
 	$(BIN)/python tests/tools/get_pip_standin.py --install
 	$(call copy_tree,$(SANITY_TREE))
 	cd $(SANITY_TREE) && ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
@@ -71,6 +77,7 @@ units: venv tree sdk-venv
 	cd $(TREE) && $(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 functional: venv tree
+	@$(PYTHON) tests/tools/preflight.py functional
 	cd $(TREE) && $(BIN)/python -m pytest tests/functional $(PYTEST_ARGS)
 
 # One ansible-test target per module (tests/integration/targets), against the simulators its setup_* targets

@@ -5,7 +5,6 @@ Service manager "none" (no systemd as PID 1 here): the role starts the rendered 
 supervise.py, with everything of a host (code, configuration, queue, port) under one temp directory.
 """
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,27 +12,11 @@ import time
 import requests
 
 from tests.conftest import REPO
-from tests.functional.conftest import PANOS_PASSWORD, PANOS_USERNAME, PRISM_PASSWORD, PRISM_USERNAME
+from tests.functional.conftest import PRISM_PASSWORD, PRISM_USERNAME
+from tests.functional.helpers import connection_vars
 from tests.functional.playbook import run_playbook
 
-WEBHOOK_PASSWORD = "W3bhook-S3cret-pw"
 PLAYBOOKS = os.path.join(REPO, "playbooks")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s" % what)
 
 
 def host_vars(root, port):
@@ -44,8 +27,9 @@ def host_vars(root, port):
 
 def common_vars(prism_sim, panos_sim):
     """What every listener host of a test shares: this machine's ways (root, no OS packages, this Python), the
-    simulators and the secrets."""
-    return {
+    simulators (verified against their certificates: controller and host are one machine, so the firewall's CA path
+    is valid on both) and the secrets."""
+    return dict(connection_vars(prism_sim, panos_sim, ca_path=panos_sim.cert_path), **{
         "ansible_become": False,
         "listener_service_manager": "none",
         "listener_create_user": False,
@@ -54,16 +38,7 @@ def common_vars(prism_sim, panos_sim):
         "listener_install_os_packages": False,
         "listener_python": sys.executable,
         "listener_bind_host": "127.0.0.1",
-        "listener_webhook_password": WEBHOOK_PASSWORD,
-        "listener_prism_host": prism_sim.host,
-        "listener_prism_port": prism_sim.port,
-        "listener_prism_username": PRISM_USERNAME,
-        "listener_prism_password": PRISM_PASSWORD,
-        "listener_prism_validate_certs": False,
-        "listener_panos_targets": [{"ip_address": panos_sim.host, "port": panos_sim.port,
-                                    "username": PANOS_USERNAME, "password": PANOS_PASSWORD,
-                                    "validate_certs": False}],
-    }
+    })
 
 
 def run(tmp_path, name="deploy_listener.yml", succeed=True, **kwargs):
@@ -89,5 +64,5 @@ def stop_listener(root):
 def prism_webhooks(prism_sim):
     """Prism's webhooks through its v3 API, without the ones being deleted."""
     hooks = requests.post(prism_sim.url + "/api/nutanix/v3/webhooks/list", json={"kind": "webhook"},
-                          auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=False, timeout=10).json()["entities"]
+                          auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=prism_sim.cert_path, timeout=10).json()["entities"]
     return [h for h in hooks if h.get("status", {}).get("state") != "DELETE_PENDING"]

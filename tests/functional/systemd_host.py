@@ -26,13 +26,15 @@ import subprocess
 import time
 import uuid
 
+from tests.functional.helpers import free_port
+from tests.tools import preflight
+
 SUITE = "bookworm"
 # python3-apt for the role's apt task (as on a standard Debian install); ca-certificates for pip.
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3", "python3-venv", "python3-apt", "sudo", "openssh-server",
             "ca-certificates")
 # The account Ansible logs in as: passwordless sudo, as on a freshly provisioned server.
 ADMIN = "deploy"
-TOOLS = ("debootstrap", "systemd-nspawn", "nsenter", "ssh", "ssh-keygen")
 # Bump when _configure() changes, so caches built by an older harness are not reused.
 LAYOUT = 1
 # Commands run inside get this environment, not the test process's (whose PIP_*, PYTHON* would leak in).
@@ -44,11 +46,7 @@ STOP_TIMEOUT = 60
 
 def missing():
     """Why a systemd host cannot be had here (a list of reasons; empty when it can)."""
-    reasons = ["%s is not installed (apt-get install systemd-container debootstrap openssh-client)" % tool
-               for tool in TOOLS if shutil.which(tool) is None]
-    if os.geteuid() != 0:
-        reasons.append("debootstrap and systemd-nspawn need root")
-    return reasons
+    return preflight.missing("debootstrap", "systemd-nspawn", "nsenter", "ssh", "ssh-keygen", preflight.ROOT)
 
 
 def cache_dir():
@@ -113,12 +111,6 @@ def _write(root, path, text, mode=0o644, owner=None):
     os.chmod(target, mode)
     if owner:
         os.chown(target, *owner)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SystemdHost(object):

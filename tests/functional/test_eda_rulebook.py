@@ -9,35 +9,30 @@ with CI=true a missing one fails the test.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 import yaml
 
 from tests.functional.conftest import PANOS_PASSWORD, PANOS_USERNAME, PRISM_PASSWORD, PRISM_USERNAME
+from tests.functional.helpers import free_port, require, wait_for
 from tests.functional.readback import registered_ips
 from tests.simulators._common import make_self_signed_cert
 from tests.simulators.prism.admin import PrismAdmin
+from tests.tools import preflight
 
 BIN = os.path.dirname(sys.executable)
 RULEBOOK = shutil.which("ansible-rulebook", path=BIN) or shutil.which("ansible-rulebook")
-JAVA = shutil.which("java", path=os.path.join(os.environ.get("JAVA_HOME", "/nonexistent"), "bin")) or shutil.which(
-    "java")
-MISSING = [why for missing, why in (
-    (RULEBOOK is None, "ansible-rulebook is not installed (make venv installs tests/requirements.txt)"),
-    (JAVA is None, "ansible-rulebook needs Java 17 (java not found on PATH or JAVA_HOME)")) if missing]
-# A developer without Java gets a skip with the reason; CI (.ci/run installs both) must never skip silently.
-pytestmark = [pytest.mark.skipif(bool(MISSING) and os.environ.get("CI") != "true", reason="; ".join(MISSING))]
+MISSING = preflight.missing("java") + (
+    ["ansible-rulebook is not installed (make venv installs tests/requirements.txt)"] if RULEBOOK is None else [])
 
 
 @pytest.fixture(autouse=True)
 def _requirements():
-    if MISSING:
-        pytest.fail("; ".join(MISSING))
+    # A developer without Java gets a skip with the reason; CI (.ci/run installs both) fails instead.
+    require(MISSING)
 
 
 WEBHOOK_USER = "prism-eda"
@@ -51,23 +46,6 @@ def collections_root():
         if os.path.isdir(os.path.join(path, "ansible_collections", "netevents", "nutanix")):
             return path
     raise RuntimeError("the collection tree is not on sys.path (tests/conftest.py sets it up)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
-        time.sleep(0.3)
 
 
 class Rulebook(object):

@@ -7,13 +7,13 @@ is read from the simulator's store or from what Prism sends to a receiver.
 import base64
 import http.server
 import json
-import socket
 import threading
 
 import pytest
 import requests
 
 from tests.functional.conftest import PRISM_PASSWORD, PRISM_USERNAME
+from tests.functional.helpers import free_port
 from tests.functional.playbook import run_playbook
 from tests.simulators._common import make_self_signed_cert
 from tests.simulators.prism import PrismSimulator
@@ -83,12 +83,6 @@ def assert_no_secret(run, *secrets):
     blob = run.stdout + run.stderr + json.dumps(run.results)
     for secret in secrets + (PRISM_PASSWORD, HOOK_PASSWORD):
         assert secret not in blob
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

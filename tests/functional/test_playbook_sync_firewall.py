@@ -58,9 +58,11 @@ def lay_inventory(tmp_path, prism_sim, firewalls, api_keys):
     for target, sim in zip(settings["listener_panos_targets"], firewalls):
         target.update(ip_address=sim.host, port=sim.port, ca_path=sim.cert_path)
     settings.update(listener_prism_host=prism_sim.host, listener_prism_port=prism_sim.port,
-                    listener_prism_username=PRISM_USERNAME, listener_prism_validate_certs=False,
-                    listener_tag_format=TAG_FORMAT)
+                    listener_prism_username=PRISM_USERNAME, listener_tag_format=TAG_FORMAT)
     write_yaml(group_vars, settings)
+    # Prism's certificate where the example's listener_prism_ca_path expects it.
+    (inventory / "files").mkdir(exist_ok=True)
+    shutil.copyfile(prism_sim.cert_path, inventory / "files" / "prism-ca.pem")
 
     vault = inventory / "group_vars" / "all" / "vault.yml"
     write_yaml(vault, {"vault_prism_password": PRISM_PASSWORD, "vault_webhook_password": WEBHOOK_PASSWORD,
@@ -87,7 +89,7 @@ def assert_no_secret(run, secrets):
 
 def add_vm(prism_sim, name, ip):
     response = requests.post(prism_sim.url + "/api/nutanix/v3/vms", auth=(PRISM_USERNAME, PRISM_PASSWORD),
-                             verify=False, timeout=10, json={
+                             verify=prism_sim.cert_path, timeout=10, json={
                                  "metadata": {"kind": "vm", "categories": {"AppTier": "Web"}},
                                  "spec": {"name": name, "resources": {
                                      "power_state": "ON",

@@ -7,7 +7,6 @@ into its virtualenv; what is on the target is read back with the venv's own pyth
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -15,13 +14,16 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from tests.conftest import REPO
 from tests.functional.conftest import PANOS_PASSWORD, PRISM_PASSWORD, PRISM_USERNAME
-from tests.functional.listener_hosts import (
-    PLAYBOOKS, WEBHOOK_PASSWORD, common_vars, free_port, host_vars, prism_webhooks, run, stop_listener, wait_for)
+from tests.functional.helpers import WEBHOOK_PASSWORD, free_port, require, wait_for
+from tests.functional.listener_hosts import PLAYBOOKS, common_vars, host_vars, prism_webhooks, run, stop_listener
 from tests.functional.playbook import run_playbook
 from tests.functional.readback import registered_ips
+from tests.simulators._common import make_self_signed_cert
+from tests.tools import preflight
 
 
 @pytest.fixture
@@ -88,6 +90,10 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
 
     # The config and secret files are 0600 and the config holds no secret.
     config = tmp_path / "etc" / "config.yml"
+    # The listener verifies Prism against the copy of listener_prism_ca_path beside its configuration.
+    prism = yaml.safe_load(config.read_text())["prism"]
+    assert (prism["validate_certs"], prism["ca_path"]) == (True, str(tmp_path / "etc" / "prism-ca.pem"))
+    assert (tmp_path / "etc" / "prism-ca.pem").read_bytes() == Path(prism_sim.cert_path).read_bytes()
     assert oct(config.stat().st_mode & 0o777) == "0o600"
     for secret in (tmp_path / "etc" / "secrets").iterdir():
         assert oct(secret.stat().st_mode & 0o777) == "0o600"
@@ -96,15 +102,15 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
         assert secret not in first.stdout
 
     # Events from Prism reach the firewall: a VM powered on with a category gets its IP tagged.
-    vm = requests.post(prism_sim.url + "/api/nutanix/v3/vms", auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=False,
+    vm = requests.post(prism_sim.url + "/api/nutanix/v3/vms", auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=prism_sim.cert_path,
                        timeout=10, json={
                            "metadata": {"kind": "vm", "categories": {"AppTier": "Web"}},
                            "spec": {"name": "web-01", "resources": {
                                "power_state": "ON",
                                "nic_list": [{"ip_endpoint_list": [{"ip": "10.20.0.5", "type": "ASSIGNED"}]}]}}})
     assert vm.status_code == 202
-    assert wait_for(lambda: "ntnx.AppTier.Web" in registered_ips(panos_sim).get("10.20.0.5", ()),
-                    what="10.20.0.5 tagged ntnx.AppTier.Web on the firewall")
+    assert wait_for(lambda: "ntnx.AppTier.Web" in registered_ips(panos_sim).get("10.20.0.5", ()), 30,
+                    "10.20.0.5 tagged ntnx.AppTier.Web on the firewall")
 
     # Same playbook again: nothing to change, no restart.
     pid = (tmp_path / "state" / "listener.pid").read_text()
@@ -120,13 +126,20 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
     bad_panos = run_playbook(tmp_path / "bad-panos", playbook=os.path.join(PLAYBOOKS, "deploy_listener.yml"),
                              extra_vars=dict(deployment, listener_panos_targets=[
                                  dict(deployment["listener_panos_targets"][0], password="Wr0ng-Pan0s-pw")]))
+    # A CA that did not sign Prism's certificate is refused before anything changes too, by its role variable.
+    (tmp_path / "other-ca").mkdir()
+    other_ca, _key = make_self_signed_cert(str(tmp_path / "other-ca"))
+    bad_ca = run_playbook(tmp_path / "bad-ca", playbook=os.path.join(PLAYBOOKS, "deploy_listener.yml"),
+                          extra_vars=dict(deployment, listener_prism_ca_path=other_ca))
     for run, names in ((bad_prism, ["listener_prism_username", "listener_prism_password"]),
+                       (bad_ca, ["listener_prism_ca_path " + other_ca]),
                        (bad_panos, ["listener_panos_targets[0].username", "listener_panos_targets[0].api_key"])):
         assert run.rc != 0
         failed = run.failed[-1]["result"]
         message = " ".join([failed["msg"]] + [r.get("msg", "") for r in failed.get("results", [])])
         assert all(name in message for name in names), message
-        assert "nutanix_password" not in run.stdout and "provider.password" not in run.stdout, run.stdout[-3000:]
+        assert not [name for name in ("nutanix_password", "nutanix_ca_path", "provider.password")
+                    if name in run.stdout], run.stdout[-3000:]
         assert "Wr0ng" not in run.stdout + run.stderr
         assert not [r["task"] for r in run.results if r["result"].get("changed")]
     assert {p.name: p.read_text() for p in (tmp_path / "etc" / "secrets").iterdir()} == secrets
@@ -140,11 +153,11 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
     assert not (tmp_path / "opt").exists() and (tmp_path / "state" / "queue.db").exists()
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is not installed")
 @pytest.mark.parametrize("port,capabilities", [(8080, ""), (443, "CAP_NET_BIND_SERVICE")])
 def test_rendered_unit_verifies(tmp_path, port, capabilities):
     """Render the role's unit for a systemd host and check it with systemd-analyze verify (and security, offline:
     tests/functional/test_role_systemd_host.py scores the running unit)."""
+    require(preflight.missing("systemd-analyze"))
     role = os.path.join(REPO, "roles", "listener")
     unit = tmp_path / "netevents-listener.service"
     tasks = [

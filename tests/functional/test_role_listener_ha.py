@@ -25,8 +25,8 @@ import requests
 import yaml
 
 from tests.functional.conftest import PANOS_PASSWORD, PRISM_PASSWORD, PRISM_USERNAME
-from tests.functional.listener_hosts import (
-    WEBHOOK_PASSWORD, changed_tasks, common_vars, free_port, host_vars, prism_webhooks, run, stop_listener, wait_for)
+from tests.functional.helpers import WEBHOOK_PASSWORD, free_port, wait_for
+from tests.functional.listener_hosts import changed_tasks, common_vars, host_vars, prism_webhooks, run, stop_listener
 from tests.functional.readback import registered_ips
 from tests.simulators.prism.admin import PrismAdmin
 

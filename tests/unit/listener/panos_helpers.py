@@ -52,13 +52,13 @@ def panos_config(directory, prism, targets, options=None, queue=None, reconcile_
         queue=dict({"batch_window_ms": 50, "backoff_initial_s": 0.1, "backoff_max_s": 0.5, "max_attempts": 50},
                    **(queue or {})),
         extra={"prism": {"host": prism.host, "port": prism.port, "username": PRISM_USER,
-                         "password_file": "prism_password", "validate_certs": False},
+                         "password_file": "prism_password", "ca_path": prism.cert_path},
                "reconcile": {"interval_minutes": reconcile_minutes}})
 
 
 def prism_client(prism):
     return PrismAdmin(prism.host, port=prism.port, username=PRISM_USER, password=PRISM_PASSWORD,
-                      validate_certs=False)
+                      ca_path=prism.cert_path)
 
 
 def subscribe(client, post_url, events=None):

@@ -7,6 +7,7 @@ import yaml
 from listener_helpers import cli, write_secret
 from netevents_listener import ConfigError, Secret
 from netevents_listener.config import load_config
+from tests.simulators._common import make_self_signed_cert
 
 
 def write(tmp_path, doc, password_mode=0o600):
@@ -70,6 +71,18 @@ def test_wrong_types_and_ranges_are_reported_all_at_once(tmp_path):
     assert "queue.backoff_initial_s: must be a number, got a string" in found
     assert "prism.validate_certs: must be true or false, got a string" in found
     assert len(found) == 6
+
+
+def test_prism_ca_path_is_beside_the_config_and_loaded_at_start(tmp_path):
+    prism = {"host": "pc", "username": "u", "password_file": "pw"}
+    make_self_signed_cert(str(tmp_path))
+    assert load_config(write(tmp_path, minimal(prism=dict(prism, ca_path="cert.pem")))).prism.ca_path == str(
+        tmp_path / "cert.pem")
+    assert load_config(write(tmp_path, minimal(prism=prism))).prism.ca_path is None
+    (tmp_path / "not-a-cert.pem").write_text("hello\n")
+    for name in ("missing.pem", "not-a-cert.pem"):
+        [found] = errors(tmp_path, minimal(prism=dict(prism, ca_path=name)))
+        assert found.startswith("prism.ca_path: cannot load the CA certificates in %s: " % (tmp_path / name)), found
 
 
 def test_missing_required_keys_and_sections(tmp_path):

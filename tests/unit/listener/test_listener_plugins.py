@@ -2,13 +2,16 @@
 client against the Prism simulator, Prism's own webhook deliveries, and a plugin that cannot start."""
 import base64
 import json
+import logging
 import os
+import shutil
 
 import pytest
 
 from listener_helpers import (EXAMPLES, WEBHOOK_PASSWORD, WEBHOOK_USER, envelope, make_config, read_jsonl,
                               wait_for, write_secret)
-from ansible_collections.netevents.nutanix.plugins.module_utils.prism import webhook_spec
+from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismError, webhook_spec
+from netevents_listener import PluginContext
 from netevents_listener.config import load_config
 from netevents_listener.service import Service
 from tests.simulators.prism import PrismSimulator
@@ -62,7 +65,7 @@ def test_example_plugin_is_loaded_by_module_attribute_and_applies_events(tmp_pat
 
 def test_example_plugin_asks_prism_when_the_payload_lacks_ips(tmp_path, examples_on_path, prism):
     client = PrismAdmin(prism.host, port=prism.port, username="admin", password="prism-secret",
-                        validate_certs=False)
+                        ca_path=prism.cert_path)
     created = client.create_vm({"name": "db-01", "resources": {"power_state": "ON", "nic_list": [
         {"ip_endpoint_list": [{"ip": "10.20.0.7"}]}]}}, metadata={"categories": {"AppTier": "DB"}})
     vm_uuid = created["metadata"]["uuid"]
@@ -72,7 +75,7 @@ def test_example_plugin_asks_prism_when_the_payload_lacks_ips(tmp_path, examples
         tmp_path, plugin={"name": "vm_inventory:VmInventoryPlugin",
                           "options": {"path": "inventory.json", "ask_prism": True}},
         extra={"prism": {"host": prism.host, "port": prism.port, "username": "admin",
-                         "password_file": "prism_password", "validate_certs": False}}))
+                         "password_file": "prism_password", "validate_certs": True, "ca_path": prism.cert_path}}))
     svc = Service(config).start()
     try:
         # What AOS sends at VM.ON: no IPs yet, and this payload carries no categories either.
@@ -85,6 +88,26 @@ def test_example_plugin_asks_prism_when_the_payload_lacks_ips(tmp_path, examples
             "db-01", ["10.20.0.7"], {"AppTier": "DB"}, "ON")
     finally:
         svc.stop(timeout=10)
+
+
+def test_the_prism_client_of_a_plugin_trusts_the_configured_ca_only(tmp_path, prism, monkeypatch):
+    # Nothing from the environment may make the simulator's certificate trusted behind the test's back.
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    write_secret(str(tmp_path / "prism_password"), "prism-secret")
+    shutil.copyfile(prism.cert_path, str(tmp_path / "prism-ca.pem"))
+
+    def context(**prism_options):
+        config = load_config(make_config(tmp_path, extra={"prism": dict(
+            {"host": prism.host, "port": prism.port, "username": "admin", "password_file": "prism_password"},
+            **prism_options)}))
+        return PluginContext(options={}, config=config, logger=logging.getLogger("test"), state_dir=str(tmp_path))
+
+    # validate_certs is true by default; a relative ca_path is beside the configuration file.
+    trusting = context(ca_path="prism-ca.pem").prism_client()
+    assert trusting.users_me()["status"]["name"] == "admin"
+    with pytest.raises(PrismError, match="TLS certificate of Prism at .* could not be verified"):
+        context().prism_client().users_me()
 
 
 def test_prism_webhook_deliveries_reach_the_real_listener(tmp_path, listener_process, prism):

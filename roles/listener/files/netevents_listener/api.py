@@ -258,7 +258,7 @@ class PluginContext(object):
         from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient
         return PrismClient(prism.host, port=prism.port, username=prism.username,
                            password=prism.password.reveal(), validate_certs=prism.validate_certs,
-                           timeout=prism.timeout)
+                           ca_path=prism.ca_path, timeout=prism.timeout)
 
 
 class Plugin(object):

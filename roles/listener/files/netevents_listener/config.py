@@ -16,6 +16,7 @@ import types
 
 import yaml
 
+from ansible_collections.netevents.nutanix.plugins.module_utils.tls import client_context
 from ansible_collections.netevents.nutanix.plugins.module_utils.webhook_receiver import (
     DEFAULT_MAX_BODY, DEFAULT_PATH, MAX_BODY_RANGE, network, path_problem, username_problem)
 
@@ -118,7 +119,7 @@ _LISTENER = {
 }
 _PRISM = {
     "host": {"required": True}, "port": {"type": "int", "default": 9440, "range": (1, 65535)},
-    "username": {"required": True}, "validate_certs": {"type": "bool", "default": True},
+    "username": {"required": True}, "validate_certs": {"type": "bool", "default": True}, "ca_path": {},
     "timeout": {"type": "int", "default": 30, "range": (1, 600)},
 }
 _QUEUE = {
@@ -173,8 +174,16 @@ def _listener(c, data):
 
 
 def _prism(c, data):
-    out = Section(**c.options(data, _PRISM, "prism", also=_SECRET_KEYS))
-    out.password = c.secret("prism", data, "password", required=True)
+    w = "prism"
+    out = Section(**c.options(data, _PRISM, w, also=_SECRET_KEYS))
+    out.password = c.secret(w, data, "password", required=True)
+    if out.ca_path is not None:
+        # Loaded now, so a wrong file stops the start with its reason rather than failing each call to Prism.
+        out.ca_path = c.path(out.ca_path)
+        try:
+            client_context(ca_path=out.ca_path)
+        except ValueError as e:
+            c.error(w + ".ca_path", str(e))
     return out
 
 

@@ -142,8 +142,7 @@ def test_an_address_two_vms_share_keeps_what_the_other_vm_still_needs(tmp_path, 
     assert fw.registered_ips() == {}
 
 
-def test_an_event_queued_while_the_listener_was_down_ends_in_prisms_present_state(tmp_path, prism, firewall,
-                                                                                 services):
+def test_an_event_queued_while_the_listener_was_down_ends_in_prisms_state(tmp_path, prism, firewall, services):
     client = prism_client(prism)
     vm = create_vm(client, "app", "10.4.0.1", {"AppTier": "DB"})
     config = panos_config(tmp_path, prism, [target(firewall)], reconcile_minutes=60)

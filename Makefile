@@ -3,6 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
+# The official Nutanix v4 SDKs pin urllib3 1.26: a venv of their own, for the test that proves the simulator's shapes.
+SDK_VENV := $(CURDIR)/.venv-sdk
+export NETEVENTS_SDK_PYTHON := $(SDK_VENV)/bin/python
 # ansible-test and ansible-doc want the collection at ansible_collections/<ns>/<name>.
 COLLECTIONS := $(CURDIR)/.collections
 TREE := $(COLLECTIONS)/ansible_collections/netevents/nutanix
@@ -19,7 +22,7 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 PYTEST_ARGS ?=
 
-.PHONY: help venv tree demo test bench sanity lint units functional integration docs-check build clean
+.PHONY: help venv sdk-venv tree demo test bench sanity lint units functional integration docs-check build clean
 
 help:
 	@echo "make demo   - set up .venv and run the tour against the simulators"
@@ -33,6 +36,15 @@ $(BIN)/.stamp: tests/requirements.txt requirements.txt bench/requirements.txt
 	touch $@
 
 venv: $(BIN)/.stamp
+
+$(SDK_VENV)/.stamp: tests/requirements-sdk.txt tests/requirements-sdk-v4.0.txt
+	rm -rf $(SDK_VENV)
+	$(PYTHON) -m venv $(SDK_VENV)
+	$(SDK_VENV)/bin/pip install -q -r tests/requirements-sdk.txt
+	$(SDK_VENV)/bin/pip install -q --no-deps --target $(SDK_VENV)/sdk-v4.0 -r tests/requirements-sdk-v4.0.txt
+	touch $@
+
+sdk-venv: $(SDK_VENV)/.stamp
 
 tree:
 	@mkdir -p $(dir $(TREE))
@@ -55,7 +67,7 @@ sanity: venv
 lint: venv tree
 	cd $(TREE) && ansible-lint --offline
 
-units: venv tree
+units: venv tree sdk-venv
 	cd $(TREE) && $(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 functional: venv tree

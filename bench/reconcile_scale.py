@@ -58,7 +58,7 @@ def playbook_run(prism, firewall):
     firewall.reset_stats()
     task = {"name": "sync", "netevents.nutanix.vm_tag_sync": {
         "nutanix_host": prism.host, "nutanix_port": prism.port, "nutanix_username": PRISM_USER,
-        "validate_certs": False, "page_size": 500,
+        "validate_certs": False, "page_size": 500, "api": "v3",
         "provider": {"ip_address": firewall.host, "port": firewall.port, "username": FW_USER,
                      "validate_certs": False}}}
     with tempfile.TemporaryDirectory(prefix="netevents-bench-play-") as tmp:

@@ -20,7 +20,9 @@ def main(argv):
     p_host, p_port, p_user, p_env, f_host, f_port, f_user, f_env = argv
     before = common.rss_kib(os.getpid())
     started = time.perf_counter()
-    client = PrismClient(p_host, port=int(p_port), username=p_user, password=os.environ[p_env], validate_certs=False)
+    # v3, as docs/performance.md describes this measurement (vms/list pages of 500)
+    client = PrismClient(p_host, port=int(p_port), username=p_user, password=os.environ[p_env], validate_certs=False,
+                         api="v3")
     device = connect({"ip_address": f_host, "port": int(f_port), "username": f_user, "password": os.environ[f_env],
                       "validate_certs": False})
     vms, desired, results = reconcile(client, [device], TagMapper(), apply=True)

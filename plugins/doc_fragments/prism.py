@@ -12,7 +12,7 @@ class ModuleDocFragment(object):
 options:
   nutanix_host:
     description:
-      - Host name or IP address of Prism Central or Prism Element (its v3 API).
+      - Host name or IP address of Prism Central or Prism Element.
       - Falls back to the E(NUTANIX_HOST) environment variable.
     type: str
     required: true
@@ -25,15 +25,21 @@ options:
   nutanix_username:
     description:
       - Prism user the module logs in as (HTTP basic authentication).
+      - Required with O(nutanix_password), unless O(nutanix_api_key) is given.
       - Falls back to the E(NUTANIX_USERNAME) environment variable.
     type: str
-    required: true
   nutanix_password:
     description:
       - Password of O(nutanix_username). Never logged nor returned.
       - Falls back to the E(NUTANIX_PASSWORD) environment variable.
     type: str
-    required: true
+  nutanix_api_key:
+    description:
+      - A Prism Central API key (of a service account), sent in the C(X-ntnx-api-key) header instead of
+        O(nutanix_username) and O(nutanix_password), which are then not used. Never logged nor returned.
+      - Prism Element has no API keys.
+      - Falls back to the E(NUTANIX_API_KEY) environment variable.
+    type: str
   validate_certs:
     description:
       - Verify Prism's TLS certificate and host name.
@@ -71,4 +77,21 @@ requirements:
 notes:
   - The modules run on the controller or wherever the task is delegated to; that host needs HTTPS access
     to Prism. Proxies set with E(HTTPS_PROXY) are honoured.
+"""
+
+    # The API that a module reading VMs uses (webhooks exist in v3 only).
+    VM_API = r"""
+options:
+  api:
+    description:
+      - The Prism API that VMs are read with.
+      - V(auto) uses the Prism Central v4 API (C(vmm) v4.0 to v4.3) where Prism serves it, and v3 elsewhere (Prism
+        Element, an older Prism Central). Finding out costs one call per v4 namespace read (VMs, categories,
+        clusters) on a Prism Central of v4.2 or later, a few more on older ones, and five against a Prism
+        without v4; once per task.
+      - V(v4) fails where Prism serves no v4; V(v3) never asks for v4.
+      - Nutanix deprecates the v3 API from Q4 2026. See C(docs/prism-api.md) for what each API costs.
+    type: str
+    choices: [auto, v3, v4]
+    default: auto
 """

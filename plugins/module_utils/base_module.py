@@ -4,7 +4,8 @@
 """The skeleton of every module of this collection, as nutanix.ncp's BaseModule: a module passes its own
 argument spec only.
 
-PrismModule adds the nutanix_* connection options and gives a PrismClient; PanosModule adds ``provider`` (with
+PrismModule adds the nutanix_* connection options (and ``api`` when the module reads VMs) and gives a PrismClient;
+PanosModule adds ``provider`` (with
 ``vsys`` and ``device_group`` when the module has them) and connects. Both check the library they need, turn the
 clients' errors into ``fail_json`` with a ``Prism:`` or ``PAN-OS:`` prefix (and an input ValueError into a plain
 message), and add the diff in diff mode. A module that talks to both (vm_tag_sync) is a PrismPanosModule.
@@ -23,12 +24,15 @@ from ansible_collections.netevents.nutanix.plugins.module_utils import prism as 
 PRISM_OPTIONS = dict(
     nutanix_host=dict(type="str", required=True, fallback=(env_fallback, ["NUTANIX_HOST"])),
     nutanix_port=dict(type="int", default=9440, fallback=(env_fallback, ["NUTANIX_PORT"])),
-    nutanix_username=dict(type="str", required=True, fallback=(env_fallback, ["NUTANIX_USERNAME"])),
-    nutanix_password=dict(type="str", required=True, no_log=True, fallback=(env_fallback, ["NUTANIX_PASSWORD"])),
+    nutanix_username=dict(type="str", fallback=(env_fallback, ["NUTANIX_USERNAME"])),
+    nutanix_password=dict(type="str", no_log=True, fallback=(env_fallback, ["NUTANIX_PASSWORD"])),
+    nutanix_api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["NUTANIX_API_KEY"])),
     validate_certs=dict(type="bool", default=True, fallback=(env_fallback, ["VALIDATE_CERTS"])),
     nutanix_ca_path=dict(type="path", fallback=(env_fallback, ["NUTANIX_CA_PATH"])),
     timeout=dict(type="int", default=30),
 )
+# Which Prism API a module that reads VMs uses (webhooks are v3 only): the netevents.nutanix.prism.vm_api fragment.
+PRISM_API_OPTION = dict(type="str", choices=list(prism_utils.API_CHOICES), default="auto")
 
 # As in paloaltonetworks.panos, plus TLS settings. ip_address is checked by PanosModule rather than marked
 # required: AnsibleModule's "missing required arguments: ip_address found in provider" does not tell a user
@@ -103,11 +107,22 @@ class NeteventsModule(AnsibleModule):
 
 
 class PrismModule(NeteventsModule):
-    """A module that talks to Prism: the nutanix_* options (the netevents.nutanix.prism doc fragment)."""
+    """A module that talks to Prism: the nutanix_* options (the netevents.nutanix.prism doc fragment), and
+    ``api`` with *vm_api* (netevents.nutanix.prism.vm_api)."""
+
+    def __init__(self, argument_spec, vm_api=False, **kwargs):
+        self._vm_api = vm_api
+        super(PrismModule, self).__init__(argument_spec, **kwargs)
+        p = self.params
+        # Checked here, not by required_*: AnsibleModule's "one of the following is required" names no remedy.
+        if not p["nutanix_api_key"] and not (p["nutanix_username"] and p["nutanix_password"] is not None):
+            self.fail_json(msg="Prism: %s" % prism_utils.MISSING_CREDENTIALS)
 
     def connection_spec(self):
         spec = super(PrismModule, self).connection_spec()
         spec.update((key, dict(value)) for key, value in PRISM_OPTIONS.items())
+        if self._vm_api:
+            spec["api"] = dict(PRISM_API_OPTION)
         return spec
 
     def check_libraries(self):
@@ -118,7 +133,8 @@ class PrismModule(NeteventsModule):
     def prism_client(self):
         p = self.params
         return prism_utils.PrismClient(p["nutanix_host"], port=p["nutanix_port"], username=p["nutanix_username"],
-                                       password=p["nutanix_password"], validate_certs=p["validate_certs"],
+                                       password=p["nutanix_password"], api_key=p["nutanix_api_key"],
+                                       api=p.get("api") or "auto", validate_certs=p["validate_certs"],
                                        ca_path=p["nutanix_ca_path"], timeout=p["timeout"])
 
 

@@ -37,16 +37,19 @@ class EventError(ValueError):
 
 
 class VmState(object):
-    """What the firewall cares about in a VM: who it is, whether it runs, its IPs and categories."""
+    """What the firewall cares about in a VM: who it is, whether it runs, its IPs, categories and cluster."""
 
-    __slots__ = ("uuid", "name", "power_state", "ips", "categories")
+    __slots__ = ("uuid", "name", "power_state", "ips", "categories", "cluster_uuid", "cluster_name")
 
-    def __init__(self, uuid, name=None, power_state=None, ips=(), categories=None):
+    def __init__(self, uuid, name=None, power_state=None, ips=(), categories=None, cluster_uuid=None,
+                 cluster_name=None):
         self.uuid = uuid
         self.name = name
         self.power_state = power_state
         self.ips = tuple(ips)
         self.categories = dict(categories or {})
+        self.cluster_uuid = cluster_uuid
+        self.cluster_name = cluster_name
 
     def __eq__(self, other):
         return isinstance(other, VmState) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
@@ -164,10 +167,21 @@ def _read_entity(entity):
             _categories(metadata))
 
 
+def _cluster(entity):
+    """(uuid, name) of the cluster a v3 VM entity names in its status (else its spec), each None if not said."""
+    entity = _dict(entity)
+    ref = _dict(_dict(entity.get("status")).get("cluster_reference")) or \
+        _dict(_dict(entity.get("spec")).get("cluster_reference"))
+    uuid, name = ref.get("uuid"), ref.get("name")
+    return (uuid if isinstance(uuid, str) else None), (name if isinstance(name, str) else None)
+
+
 def vm_state_from_entity(entity):
     """A VmState from a v3 VM entity (GET /vms/{uuid}, a vms/list entity, or a webhook's ``data.metadata``)."""
     uuid, name, power, ips, categories = _read_entity(entity)
-    return VmState(uuid=uuid, name=name, power_state=power, ips=ips or (), categories=categories or {})
+    cluster_uuid, cluster_name = _cluster(entity)
+    return VmState(uuid=uuid, name=name, power_state=power, ips=ips or (), categories=categories or {},
+                   cluster_uuid=cluster_uuid, cluster_name=cluster_name)
 
 
 def parse_event(body):

@@ -1,12 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: netevents.nutanix contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The collection's one Nutanix Prism v3 client, on requests.
+"""The collection's one Nutanix Prism client, on requests: the v3 API and the Prism Central v4 API.
 
-Shared by the nutanix_webhook* modules, vm_tag_sync and the listener: basic auth, TLS verification on by
-default, timeouts, retries with exponential backoff (honouring Retry-After) on connection failures, 429 and
-5xx, webhooks and VMs. Every failure is a PrismError whose text a network engineer can act on; no message,
-URL or log line ever carries the password.
+Shared by the nutanix_webhook* modules, vm_tag_sync and the listener: basic or API-key auth, TLS verification on
+by default, timeouts, retries with exponential backoff (honouring Retry-After) on connection failures, 429 and
+5xx. v3 serves webhooks and VMs; VMs are read through v4 where the Prism serves it (``api``: auto, v3, v4; the v4
+calls are in prism_v4.py, on this client's transport). Every failure is a PrismError whose text a network
+engineer can act on; no message, URL or log line ever carries the password or the API key.
 
 The pure helpers at the end (webhook_spec, webhook_view, webhook_changes) build and compare webhook payloads
 for the modules, so that logic is unit-tested without a server.
@@ -23,6 +24,8 @@ import traceback
 from time import sleep as _sleep  # the backoff sleep; a name of its own so tests can record the delays
 from urllib.parse import quote, urlsplit
 
+from ansible_collections.netevents.nutanix.plugins.module_utils.events import vm_state_from_entity
+from ansible_collections.netevents.nutanix.plugins.module_utils.prism_v4 import PrismV4, error_messages
 from ansible_collections.netevents.nutanix.plugins.module_utils.tls import client_context
 
 REQUESTS_IMPORT_ERROR = None
@@ -36,6 +39,10 @@ else:
     HAS_REQUESTS = True
 
 API_PATH = "/api/nutanix/v3"
+API_CHOICES = ("auto", "v3", "v4")  # which API reads VMs; webhooks are v3 only (v4 has none)
+API_KEY_HEADER = "X-ntnx-api-key"  # Prism Central's API keys (service accounts), as the official SDKs send them
+MISSING_CREDENTIALS = ("give nutanix_username and nutanix_password, or nutanix_api_key (a Prism Central API key); "
+                       "or set NUTANIX_USERNAME and NUTANIX_PASSWORD (or NUTANIX_API_KEY) in the environment")
 MAX_VM_PAGE = 500  # Prism clamps list pages to 500 entities
 MAX_BACKOFF = 30.0  # seconds; also caps a server's Retry-After
 # Statuses worth another try. A create (POST that is not a list) is retried only when Prism surely did not
@@ -51,14 +58,16 @@ class PrismError(Exception):
     """A Prism failure: str() is a sentence for the person running the playbook.
 
     status_code is the HTTP status of Prism's answer (None when no answer came, or when what answered is not
-    Prism), message_list the v3 error's list of {"reason", "message", "details"} and reason the first reason
-    (e.g. ENTITY_NOT_FOUND), or None.
+    Prism), http_status that of whatever answered (also when it is not Prism), message_list the error's list
+    of {"reason", "message", "details"} (v3 bodies as they are, v4 ones turned into that shape) and reason the
+    first reason (e.g. ENTITY_NOT_FOUND, VMM-20005), or None.
     """
 
-    def __init__(self, message, status_code=None, message_list=None):
+    def __init__(self, message, status_code=None, message_list=None, http_status=None):
         super(PrismError, self).__init__(message)
         self.message = message
         self.status_code = status_code
+        self.http_status = http_status if http_status is not None else status_code
         self.message_list = list(message_list or [])
         self.reason = self.message_list[0].get("reason") if self.message_list else None
 
@@ -67,14 +76,20 @@ class PrismError(Exception):
 
 
 class PrismClient(object):
-    """A session with one Prism Element or Prism Central (v3 API)."""
+    """A session with one Prism Element or Prism Central (v3 API, and v4 where Prism Central serves it)."""
 
     def __init__(self, host, port=9440, username=None, password=None, validate_certs=True, timeout=30,
-                 retries=3, backoff_factor=0.5, ca_path=None):
+                 retries=3, backoff_factor=0.5, ca_path=None, api_key=None, api="auto"):
         """ca_path -- a PEM file (Prism's self-signed certificate as is, or its CA) or a directory of hashed PEM
-        files that Prism's certificate is verified against, instead of the system's CAs."""
+        files that Prism's certificate is verified against, instead of the system's CAs.
+        api_key -- a Prism Central API key, sent in X-ntnx-api-key instead of the user name and password.
+        api     -- how VMs are read: "v4", "v3", or "auto" (v4 where this Prism serves it, else v3)."""
         if not HAS_REQUESTS:
             raise PrismError("the Python library 'requests' is required to talk to Prism")
+        if api not in API_CHOICES:
+            raise PrismError("api must be one of %s, not %r" % (", ".join(API_CHOICES), api))
+        if not api_key and (not username or password is None):
+            raise PrismError(MISSING_CREDENTIALS)
         host = (host or "").strip()
         if not host or "/" in host or "@" in host:
             raise PrismError("nutanix_host must be a host name or an IP address, not %r" % (host,))
@@ -91,10 +106,14 @@ class PrismClient(object):
         self.timeout = timeout
         self.retries = max(0, int(retries))
         self.backoff_factor = backoff_factor
-        self._password = password
+        self.api = api
+        self._secrets = [secret for secret in (password, api_key) if secret]
         self.session = requests.Session()
-        if username is not None:
-            self.session.auth = (username, password or "")
+        if api_key:
+            self.session.headers[API_KEY_HEADER] = api_key
+        else:
+            self.session.auth = (username, password)
+        self._credentials = "nutanix_api_key" if api_key else "nutanix_username and nutanix_password"
         # Given with each request: requests lets REQUESTS_CA_BUNDLE override a session-wide verify=False.
         self.verify = bool(validate_certs)
         if self.verify and ca_path:
@@ -109,17 +128,24 @@ class PrismClient(object):
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.session.headers.update({"Accept": "application/json", "Content-Type": "application/json",
                                      "User-Agent": "netevents.nutanix"})
+        self.v4 = PrismV4(self.call, PrismError, self.where)
 
     # ------------------------------------------------------------------ transport
     def request(self, method, path, body=None, idempotent=None):
-        """Send one API call (retrying what is safe to retry); return the decoded JSON answer or None."""
+        """Send one v3 call (*path* under /api/nutanix/v3); see call()."""
+        return self.call(method, API_PATH + path, body=body, idempotent=idempotent)
+
+    def call(self, method, path, params=None, body=None, idempotent=None):
+        """Send one API call, *path* from the host root (retrying what is safe to retry); return the decoded
+        JSON answer or None."""
         if idempotent is None:
             idempotent = method != "POST" or path.endswith("/list")
-        url = self.base_url + API_PATH + path
+        url = self.base_url + path
         attempt = 0
         while True:
             try:
-                response = self.session.request(method, url, json=body, timeout=self.timeout, verify=self.verify)
+                response = self.session.request(method, url, params=params, json=body, timeout=self.timeout,
+                                                verify=self.verify)
             except requests.exceptions.SSLError as e:
                 raise PrismError(self._scrub(self._tls_message(e)))
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
@@ -154,9 +180,9 @@ class PrismClient(object):
         _sleep(min(max(delay, 0.0), MAX_BACKOFF))
 
     def _scrub(self, text):
-        """Belt and braces: whatever a library put in an error text, the password does not leave."""
-        if self._password:
-            text = text.replace(self._password, "********")
+        """Belt and braces: whatever a library put in an error text, the password and the key do not leave."""
+        for secret in self._secrets:
+            text = text.replace(secret, "********")
         return text
 
     def _tls_message(self, exc):
@@ -198,8 +224,8 @@ class PrismClient(object):
     def _http_error(self, response, method, path, attempt):
         status = response.status_code
         if status == 401:
-            return PrismError("%s refused the credentials (HTTP 401): check nutanix_username and nutanix_password"
-                              % self.where, status_code=status)
+            return PrismError("%s refused the credentials (HTTP 401): check %s" % (self.where, self._credentials),
+                              status_code=status)
         message_list = []
         try:
             body = response.json()
@@ -207,6 +233,7 @@ class PrismClient(object):
             body = None
         if isinstance(body, dict) and isinstance(body.get("message_list"), list):
             message_list = [m for m in body["message_list"] if isinstance(m, dict)]
+        message_list = message_list or error_messages(body)
         if not message_list and status in (404, 405):
             return self._not_prism(response, method, path, "no Prism error")
         tries = " (after %d attempts)" % (attempt + 1) if attempt else ""
@@ -230,12 +257,17 @@ class PrismClient(object):
 
     def _not_prism(self, response, method, path, what):
         """Another service answered: say so, and who it was. status_code stays None, so that no caller takes
-        a 404 of a web server for a Prism entity that is gone."""
+        a 404 of a web server for a Prism entity that is gone (http_status keeps it, for "not served here")."""
         server = response.headers.get("Server")
-        return PrismError("%s answered %s %s with HTTP %d and %s: this is not a Prism v3 API%s. Check nutanix_host "
-                          "and nutanix_port (Prism Central and Prism Element serve the v3 API on port 9440)"
-                          % (self.where, method, API_PATH + path, response.status_code, what,
-                             " (the server calls itself %r)" % server[:80] if server else ""))
+        if path.startswith(API_PATH):
+            api, where = "v3", "Prism Central and Prism Element serve the v3 API on port 9440"
+        else:
+            api, where = "v4", "Prism Central serves the v4 API on port 9440"
+        return PrismError("%s answered %s %s with HTTP %d and %s: this is not a Prism %s API%s. Check nutanix_host "
+                          "and nutanix_port (%s)"
+                          % (self.where, method, path, response.status_code, what, api,
+                             " (the server calls itself %r)" % server[:80] if server else "", where),
+                          http_status=response.status_code)
 
     def _entity(self, answer, method, path):
         """*answer* when it is a v3 entity (a dict with metadata.uuid), else a PrismError."""
@@ -308,8 +340,25 @@ class PrismClient(object):
         return self.request("GET", "/users/me")
 
     def list_webhooks(self, filter=None, page_size=100):
-        return [self._entity(w, "POST", "/webhooks/list")
-                for w in self._list("webhook", filter=filter, page_size=page_size)]
+        try:
+            return [self._entity(w, "POST", "/webhooks/list")
+                    for w in self._list("webhook", filter=filter, page_size=page_size)]
+        except PrismError as e:
+            if e.http_status != 404:
+                raise
+            self._no_webhooks(e)
+
+    def _no_webhooks(self, error):
+        """A 404 on webhooks/list: a Prism whose v3 API answers but has no webhooks any more (Nutanix retires
+        v3; what such a Prism answers is not known, so its own v3 users/me decides), or not Prism at all."""
+        try:
+            self.users_me()
+        except PrismError:
+            raise error
+        raise PrismError("%s serves the v3 API but no v3 webhooks (HTTP 404 on POST %s/webhooks/list), and Prism "
+                         "v4 has no webhooks at all. Let the listener poll Prism instead: set prism.source: poll "
+                         "in its configuration and register no webhook (docs/listener.md)"
+                         % (self.where, API_PATH), status_code=404, message_list=error.message_list)
 
     def find_webhooks(self, name):
         """Every webhook named exactly *name* (Prism's filter matches loosely, so compare here too)."""
@@ -343,6 +392,42 @@ class PrismClient(object):
 
     def get_vm(self, uuid):
         return self.request("GET", "/vms/%s" % quote(uuid, safe=""))
+
+    # ------------------------------------------------------------------ VMs as VmState, through v3 or v4
+    def vm_api(self):
+        """The API VMs are read with, "v4" or "v3". With api auto, the first call asks Prism (once per client):
+        v4 where it serves a v4 version we read, v3 elsewhere (Prism Element, older Prism Central)."""
+        if self.api == "v3":
+            return "v3"
+        if self.v4.version("vmm") is not None:
+            return "v4"
+        if self.api == "v4":
+            raise PrismError("%s serves no v4 VM API (vmm v4.0 to v4.3; Prism Element and older Prism Central "
+                             "have none): set api to v3, or to auto to use v4 where it is served" % self.where)
+        return "v3"
+
+    def vm_states(self, page_size=MAX_VM_PAGE):
+        """Every VM as a VmState; v3 pages by *page_size*, v4 by 100 (its most)."""
+        if self.vm_api() == "v4":
+            return self.v4.vm_states()
+        return [vm_state_from_entity(e) for e in self.list_vms(page_size=page_size)]
+
+    def vm_states_for(self, uuids):
+        """{uuid: VmState, or None when Prism does not know the VM} for *uuids*: v4 in batches, v3 one GET each."""
+        if self.vm_api() == "v4":
+            return self.v4.vm_states_for(uuids)
+        states = {}
+        for uuid in uuids:
+            if uuid in states:
+                continue
+            path = "/vms/%s" % quote(uuid, safe="")
+            try:
+                states[uuid] = vm_state_from_entity(self._entity(self.request("GET", path), "GET", path))
+            except PrismError as e:
+                if e.status_code != 404:
+                    raise
+                states[uuid] = None
+        return states
 
 
 def _never_sent(exc):

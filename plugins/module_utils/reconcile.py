@@ -12,15 +12,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.netevents.nutanix.plugins.module_utils.events import vm_state_from_entity
 from ansible_collections.netevents.nutanix.plugins.module_utils.panos import (
     apply_registered_ips, get_registered_ips, plan_registered_ips)
 from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import desired_ip_tags
 
 
 def read_vm_states(client, page_size=500):
-    """Every VM in Prism as a VmState (the client pages through vms/list lazily)."""
-    return [vm_state_from_entity(entity) for entity in client.list_vms(page_size=page_size)]
+    """Every VM in Prism as a VmState, through v3 or v4 as the client's ``api`` says (page_size: v3 only)."""
+    return client.vm_states(page_size=page_size)
 
 
 def reconcile_device(device, desired, mapper, apply=True, timeout=None):

@@ -100,6 +100,9 @@ attributes:
 notes:
   - Several webhooks with O(name) make O(state=present) fail and list their UUIDs; O(state=absent) deletes
     them all.
+  - "Webhooks exist only in the v3 API; Prism v4 has none. Against a Prism whose v3 API answers but serves no
+    webhooks, the module fails and says so; the listener can then poll Prism instead (C(prism.source: poll),
+    see C(docs/listener.md))."
 seealso:
   - module: netevents.nutanix.nutanix_webhook_info
 """

@@ -11,8 +11,9 @@ module: vm_tag_sync
 short_description: Make a firewall's registered-IP tags match the VMs and categories in Nutanix Prism
 version_added: 0.1.0
 description:
-  - Reads every VM from Prism (paged), maps each powered-on VM's categories to PAN-OS tags, reads the firewall's
-    registered-IP table, and registers or unregisters the difference in one batched User-ID call.
+  - Reads every VM from Prism (paged; through the v4 API where Prism Central serves it, see O(api)), maps each
+    powered-on VM's categories to PAN-OS tags, reads the firewall's registered-IP table, and registers or
+    unregisters the difference in one batched User-ID call.
   - This is the same mapping and reconcile code that the listener runs at start and on its reconcile interval, so
     a run repairs whatever events were missed (an IP missing, a stale tag, a deleted VM).
   - Only the tags this collection owns are touched (those starting with O(owned_prefix), by default the fixed text
@@ -21,6 +22,7 @@ description:
 author: netevents.nutanix maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - netevents.nutanix.prism
+  - netevents.nutanix.prism.vm_api
   - netevents.nutanix.panos
   - netevents.nutanix.panos.vsys
   - netevents.nutanix.panos.device_group
@@ -66,7 +68,8 @@ options:
     default: 0
   page_size:
     description:
-      - VMs read per Prism C(vms/list) page (Prism allows at most 500).
+      - VMs read per Prism v3 C(vms/list) page (Prism allows at most 500). The v4 API is read 100 VMs a page,
+        its most.
     type: int
     default: 500
 seealso:
@@ -90,6 +93,15 @@ EXAMPLES = r"""
 - name: Show what changed
   ansible.builtin.debug:
     var: sync.summary
+
+- name: The same through Prism Central's v4 API only, with an API key
+  netevents.nutanix.vm_tag_sync:
+    nutanix_host: pc.example.com
+    nutanix_api_key: "{{ vault_prism_api_key }}"
+    api: v4
+    provider:
+      ip_address: fw.example.com
+      api_key: "{{ vault_panos_api_key }}"
 
 - name: The connection options of both action groups, set once
   module_defaults:
@@ -147,6 +159,11 @@ summary:
     ips_registered: 3
     ips_unregistered: 1
     userid_calls: 1
+api:
+  description: The Prism API the VMs were read with (what O(api=auto) chose).
+  returned: always
+  type: str
+  sample: v4
 registered:
   description: The IPs registered, with the tags added to each.
   returned: always
@@ -176,7 +193,7 @@ def main():
         owned_prefix=dict(type="str"),
         tag_timeout=dict(type="int", default=0),
         page_size=dict(type="int", default=500),
-    ))
+    ), vm_api=True)
     params = module.params
     with module.failures():
         if not 1 <= params["page_size"] <= 500:
@@ -188,7 +205,8 @@ def main():
                                categories=params["categories"], owned_prefix=params["owned_prefix"])
         except TagError as e:
             raise ValueError("Invalid tag settings: %s" % e)
-        vms, desired, results = reconcile(module.prism_client(), [module.panos_connect()], mapper,
+        prism = module.prism_client()
+        vms, desired, results = reconcile(prism, [module.panos_connect()], mapper,
                                           apply=not module.check_mode, timeout=params["tag_timeout"] or None,
                                           page_size=params["page_size"])
     plan, current, calls = results[0]
@@ -197,7 +215,7 @@ def main():
                 after=sorted_lists(dict((ip, desired.get(ip, ())) for ip in touched))) if plan.changed else None
     summary = plan.summary()
     summary.update(vms=len(vms), vms_powered_on=sum(1 for v in vms if v.power_state == "ON"), userid_calls=calls)
-    module.done(plan.changed, diff, summary=summary, registered=sorted_lists(plan.register),
+    module.done(plan.changed, diff, summary=summary, api=prism.vm_api(), registered=sorted_lists(plan.register),
                 unregistered=sorted_lists(plan.unregister))
 
 

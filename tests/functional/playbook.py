@@ -56,8 +56,8 @@ def ansible_env(tmp_path, extra=None):
         "NETEVENTS_RESULTS_FILE": str(tmp_path / "results.jsonl"),
     })
     # Modules must not pick up connection settings from the developer's shell.
-    for var in ("NUTANIX_HOST", "NUTANIX_PORT", "NUTANIX_USERNAME", "NUTANIX_PASSWORD", "VALIDATE_CERTS", "NUTANIX_CA_PATH",
-                "PANOS_HOSTNAME", "PANOS_USERNAME", "PANOS_PASSWORD", "PANOS_API_KEY"):
+    for var in ("NUTANIX_HOST", "NUTANIX_PORT", "NUTANIX_USERNAME", "NUTANIX_PASSWORD", "NUTANIX_API_KEY", "VALIDATE_CERTS",
+                "NUTANIX_CA_PATH", "PANOS_HOSTNAME", "PANOS_USERNAME", "PANOS_PASSWORD", "PANOS_API_KEY"):
         env.pop(var, None)
     env.update(extra or {})
     return env

@@ -16,6 +16,7 @@ import requests
 from tests.functional.conftest import PRISM_PASSWORD, PRISM_USERNAME
 from tests.functional.playbook import run_playbook
 from tests.simulators._common import make_self_signed_cert
+from tests.simulators.prism import PrismSimulator
 
 MODULE = "netevents.nutanix.nutanix_webhook"
 INFO = "netevents.nutanix.nutanix_webhook_info"
@@ -269,6 +270,20 @@ def test_wrong_prism_password_is_explained(tmp_path, prism_sim):
     assert "Traceback" not in run.stdout + run.stderr
     assert_no_secret(run, wrong)
     assert Api(prism_sim).webhooks() == []
+
+
+def test_a_prism_without_v3_webhooks_points_to_the_poll_source(tmp_path):
+    with PrismSimulator(username=PRISM_USERNAME, password=PRISM_PASSWORD, port=0, v3_webhooks=False) as gone:
+        run = run_playbook(tmp_path, tasks=[hook(gone, "create"), {
+            "name": "info", INFO: conn(gone), "ignore_errors": True}])
+        calls = gone.stats()["calls"]
+    for task in ("create", "info"):
+        assert run.status(task) == "failed"
+        msg = run.result(task)["msg"]
+        assert "serves the v3 API but no v3 webhooks (HTTP 404 on POST /api/nutanix/v3/webhooks/list)" in msg
+        assert "Prism v4 has no webhooks" in msg and "prism.source: poll" in msg and "docs/listener.md" in msg
+    assert "Traceback" not in run.stdout + run.stderr
+    assert calls["POST /api/nutanix/v3/webhooks/list"] == 2 and "POST /api/nutanix/v3/webhooks" not in calls
 
 
 def test_validate_certs(tmp_path, prism_sim):

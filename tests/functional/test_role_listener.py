@@ -8,10 +8,8 @@ into its virtualenv; what is on the target is read back with the venv's own pyth
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
 from pathlib import Path
 
@@ -19,73 +17,30 @@ import pytest
 import requests
 
 from tests.conftest import REPO
-from tests.functional.conftest import PANOS_PASSWORD, PANOS_USERNAME, PRISM_PASSWORD, PRISM_USERNAME
+from tests.functional.conftest import PANOS_PASSWORD, PRISM_PASSWORD, PRISM_USERNAME
+from tests.functional.listener_hosts import (
+    PLAYBOOKS, WEBHOOK_PASSWORD, common_vars, free_port, host_vars, prism_webhooks, run, stop_listener, wait_for)
 from tests.functional.playbook import run_playbook
 from tests.functional.readback import registered_ips
-
-WEBHOOK_PASSWORD = "W3bhook-S3cret-pw"
-PLAYBOOKS = os.path.join(REPO, "playbooks")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting for %s" % what)
 
 
 @pytest.fixture
 def deployment(tmp_path, prism_sim, panos_sim):
     port = free_port()
-    variables = {
+    variables = dict(common_vars(prism_sim, panos_sim), **host_vars(tmp_path, port))
+    variables.update({
         "netevents_listener_hosts": "localhost",
-        "ansible_become": False,
-        "listener_service_manager": "none",
-        "listener_create_user": False,
-        "listener_user": "root",
-        "listener_group": "root",
-        "listener_install_os_packages": False,
-        "listener_python": sys.executable,
-        "listener_install_dir": str(tmp_path / "opt"),
-        "listener_config_dir": str(tmp_path / "etc"),
-        "listener_state_dir": str(tmp_path / "state"),
-        "listener_bind_host": "127.0.0.1",
-        "listener_port": port,
         "listener_webhook_url": "http://127.0.0.1:%d/listener/callback" % port,
-        "listener_webhook_password": WEBHOOK_PASSWORD,
-        "listener_prism_host": prism_sim.host,
-        "listener_prism_port": prism_sim.port,
-        "listener_prism_username": PRISM_USERNAME,
-        "listener_prism_password": PRISM_PASSWORD,
-        "listener_prism_validate_certs": False,
-        "listener_panos_targets": [{"ip_address": panos_sim.host, "port": panos_sim.port,
-                                    "username": PANOS_USERNAME, "password": PANOS_PASSWORD,
-                                    "validate_certs": False}],
         "listener_batch_window_ms": 50,
         "listener_reconcile_interval_minutes": 0,
-    }
+    })
     yield variables
     # Whatever a test did, leave no listener running.
-    supervise = tmp_path / "opt" / "supervise.py"
-    if supervise.exists():
-        subprocess.run([sys.executable, str(supervise), "stop", "--pid-file", str(tmp_path / "state" / "listener.pid")],
-                       check=False, capture_output=True)
+    stop_listener(tmp_path)
 
 
 def deploy(tmp_path, variables, name="deploy_listener.yml"):
-    run = run_playbook(tmp_path / ("run-%s" % time.monotonic_ns()), playbook=os.path.join(PLAYBOOKS, name),
-                       extra_vars=variables)
-    assert run.rc == 0, run.stdout[-6000:] + run.stderr[-3000:]
-    return run
+    return run(tmp_path, name, extra_vars=variables)
 
 
 def installed_files(venv):
@@ -128,9 +83,8 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
     # The service answers /healthz and its webhook is registered in Prism (read through the v3 API).
     health = requests.get("http://127.0.0.1:%d/healthz" % deployment["listener_port"], timeout=5)
     assert health.status_code == 200
-    hooks = requests.post(prism_sim.url + "/api/nutanix/v3/webhooks/list", json={"kind": "webhook"},
-                          auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=False, timeout=10).json()["entities"]
-    assert [h["spec"]["resources"]["post_url"] for h in hooks] == [deployment["listener_webhook_url"]]
+    assert [h["spec"]["resources"]["post_url"] for h in prism_webhooks(prism_sim)] == [
+        deployment["listener_webhook_url"]]
 
     # The config and secret files are 0600 and the config holds no secret.
     config = tmp_path / "etc" / "config.yml"
@@ -180,9 +134,7 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
 
     # Removal unregisters the webhook and stops the service; the queue stays (no purge).
     deploy(tmp_path, deployment, "remove_listener.yml")
-    hooks = requests.post(prism_sim.url + "/api/nutanix/v3/webhooks/list", json={"kind": "webhook"},
-                          auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=False, timeout=10).json()
-    assert [h for h in hooks["entities"] if h.get("status", {}).get("state") != "DELETE_PENDING"] == []
+    assert prism_webhooks(prism_sim) == []
     with pytest.raises(requests.ConnectionError):
         requests.get("http://127.0.0.1:%d/healthz" % deployment["listener_port"], timeout=5)
     assert not (tmp_path / "opt").exists() and (tmp_path / "state" / "queue.db").exists()

@@ -8,6 +8,9 @@ import datetime
 import ipaddress
 import os
 import signal
+import socket
+import ssl
+import sys
 import tempfile
 import threading
 
@@ -16,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from flask import jsonify, request
-from werkzeug.serving import make_server
+from werkzeug.serving import ThreadedWSGIServer, load_ssl_context
 
 
 def make_self_signed_cert(directory, common_name="localhost"):
@@ -55,17 +58,57 @@ def make_self_signed_cert(directory, common_name="localhost"):
     return cert_path, key_path
 
 
-class ServerThread:
-    """Serve a WSGI app over HTTPS (self-signed) on 127.0.0.1 in a background thread."""
+class _Server(ThreadedWSGIServer):
+    """werkzeug's threaded server, with the TLS handshake moved from the accepting loop into each connection's
+    worker thread and a time limit on a silent connection: a client that connects and says nothing (the 2017 Go
+    listener's connectivity check does) holds one worker until *idle_timeout*, never the whole server."""
 
-    def __init__(self, app, host="127.0.0.1", port=0, tls=True):
+    block_on_close = False      # stop() must not wait for a silent client's worker
+
+    def __init__(self, host, port, app, tls_context, idle_timeout):
+        try:    # no ssl_context here: it would wrap the listening socket
+            super(_Server, self).__init__(host, port, app)
+        except SystemExit:  # werkzeug exits the process when it cannot bind; a fault's resume() retries instead
+            raise OSError("cannot listen on %s:%s" % (host, port))
+        self.ssl_context = tls_context                   # werkzeug reads it for wsgi.url_scheme
+        self.idle_timeout = idle_timeout
+
+    def finish_request(self, request, client_address):
+        request.settimeout(self.idle_timeout)            # the handshake, then each read of the request
+        if self.ssl_context is None:
+            super(_Server, self).finish_request(request, client_address)
+            return
+        try:
+            conn = self.ssl_context.wrap_socket(request, server_side=True)   # the handshake, in this worker
+        except (ssl.SSLError, OSError):                  # silent past the timeout, not TLS, or gone
+            return
+        try:
+            super(_Server, self).finish_request(conn, client_address)
+        finally:
+            conn.close()
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError, socket.timeout)):
+            super(_Server, self).handle_error(request, client_address)
+
+
+class ServerThread:
+    """Serve a WSGI app over HTTPS (self-signed) on 127.0.0.1 in a background thread.
+
+    *idle_timeout*: seconds a connection may stay silent (during the TLS handshake, or before and while it sends
+    its request) before it is closed; other clients are served meanwhile. It applies to new connections.
+    """
+
+    def __init__(self, app, host="127.0.0.1", port=0, tls=True, idle_timeout=30.0):
         self.app = app
         self.host = host
         self.tls = tls
+        self.idle_timeout = float(idle_timeout)
         self._requested_port = port
         self._server = None
         self._tmp = None
         self._key_path = None
+        self._context = None
         self.cert_path = None
         self.port = None
         self.suspended = False
@@ -75,17 +118,27 @@ class ServerThread:
         scheme = "https" if self.tls else "http"
         return "%s://%s:%s" % (scheme, self.host, self.port)
 
+    @property
+    def idle_timeout(self):
+        return self._idle_timeout
+
+    @idle_timeout.setter
+    def idle_timeout(self, seconds):
+        self._idle_timeout = float(seconds)
+        if getattr(self, "_server", None) is not None:
+            self._server.idle_timeout = self._idle_timeout
+
     def start(self):
         if self.tls:
             self._tmp = tempfile.TemporaryDirectory(prefix="netevents-sim-")
             self.cert_path, self._key_path = make_self_signed_cert(self._tmp.name)
+            self._context = load_ssl_context(self.cert_path, self._key_path)
         self._listen(self._requested_port)
         self.port = self._server.server_port
         return self
 
     def _listen(self, port):
-        ssl_context = (self.cert_path, self._key_path) if self.tls else None
-        self._server = make_server(self.host, port, self.app, threaded=True, ssl_context=ssl_context)
+        self._server = _Server(self.host, port, self.app, self._context, self._idle_timeout)
         # A short poll interval makes stop() quick: fixtures start and stop servers often.
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="sim-server",
                          daemon=True).start()
@@ -145,6 +198,15 @@ class Simulator(object):
     host = property(lambda self: self._server.host)
     port = property(lambda self: self._server.port)
     cert_path = property(lambda self: self._server.cert_path, doc="its certificate (PEM): give it as verify=")
+
+    @property
+    def idle_timeout(self):
+        """Seconds a connection may stay silent before it is closed (other clients are served meanwhile)."""
+        return self._server.idle_timeout
+
+    @idle_timeout.setter
+    def idle_timeout(self, seconds):
+        self._server.idle_timeout = seconds
 
     def start(self):
         self._server.start()

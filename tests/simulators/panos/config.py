@@ -1,13 +1,15 @@
 """type=config: get and show read the candidate and running configuration; set, edit, delete and move change
-the candidate, with the schema and reference checks PAN-OS makes."""
+the candidate, with the schema and reference checks PAN-OS makes, and mark what they changed (``dirty``)."""
 import copy
 import uuid as uuidlib
 
 from lxml import etree
 
+from tests.simulators.panos.dirty import strip
+from tests.simulators.panos.registered import tag_key
 from tests.simulators.panos.schema import (
-    REFERENCE_FIELDS, RULEBASES, SCOPE_CHILDREN, check_object, is_reference, is_scope, label_of, names_in,
-    object_kind, scope_of, vsys_and_device_groups)
+    REFERENCE_FIELDS, RULEBASES, SCOPE_CHILDREN, check_object, check_tag_names_unique, is_reference, is_scope,
+    label_of, names_in, object_kind, scope_of, vsys_and_device_groups)
 from tests.simulators.panos.xmlapi import (
     ApiError, command_succeeded, illegal, missing, parse_fragment, success)
 from tests.simulators.panos.xpath import find_child, locate, result_nodes, select, simple_steps
@@ -74,14 +76,19 @@ class ConfigApi(object):
         """The schema checks PAN-OS makes on a changed element, its ancestors and everything inside it."""
         outward = [target] + list(target.iterancestors())
         inside = [e for e in target.iter() if e is not target and isinstance(e.tag, str)]
+        tag_lists = set()
         for element in outward + inside:
             kind = object_kind(element)
             if kind:
                 check_object(element, kind)
+            if kind == "tag":
+                tag_lists.add(element.getparent())
             if is_scope(element):
                 for child in element:
                     if child.tag not in SCOPE_CHILDREN:
                         raise ApiError(12, " %s -> %s unexpected here" % (element.get("name", element.tag), child.tag))
+        for tags in tag_lists:
+            check_tag_names_unique(tags)
 
     @staticmethod
     def _assign_rule_uuids(config):
@@ -90,24 +97,34 @@ class ConfigApi(object):
             if not rule.get("uuid"):
                 rule.set("uuid", str(uuidlib.uuid4()))
 
+    @staticmethod
+    def _fragment(params):
+        """The element= children, without the change marks a client may echo from a `get` (PAN-OS sets them)."""
+        return [strip(element) for element in parse_fragment(params.get("element"))]
+
     def _config_set(self, params):
         xpath = self._require_xpath(params)
-        fragment = parse_fragment(params.get("element"))
+        fragment = self._fragment(params)
+        marker = self._new_marker()
 
         def change(config):
             target = locate(config, xpath, create=True)
+            changed = False
             for element in fragment:
-                self._merge(target, element)
+                changed = self._merge(target, element, marker) or changed
+            if changed:
+                marker.upward(target)
             return target
 
         self._checked_change(change)
         return command_succeeded()
 
     @classmethod
-    def _merge(cls, parent, new):
-        """set semantics: add what is missing, recurse into what exists, replace leaf values, add members."""
+    def _merge(cls, parent, new, marker):
+        """set semantics: add what is missing, recurse into what exists, replace leaf values, add members.
+        True when something changed; *marker* marks what did."""
         if not isinstance(new.tag, str):
-            return
+            return False
         if new.get("name") is not None:
             existing = find_child(parent, new.tag, new.get("name"))
         elif new.tag == "member":
@@ -115,25 +132,35 @@ class ConfigApi(object):
         else:
             existing = find_child(parent, new.tag, None)
         if existing is None:
-            parent.append(copy.deepcopy(new))
-            return
+            added = copy.deepcopy(new)
+            parent.append(added)
+            marker.subtree(added)
+            return True
+        changed = False
         for key, value in new.attrib.items():
+            changed = changed or existing.get(key) != value
             existing.set(key, value)
         if len(new):
+            changed = changed or bool((existing.text or "").strip())
             existing.text = None
             for child in new:
-                cls._merge(existing, child)
+                changed = cls._merge(existing, child, marker) or changed
         elif new.text is not None and new.text.strip() and new.tag != "member":
+            changed = changed or len(existing) > 0 or existing.text != new.text
             for child in list(existing):
                 existing.remove(child)
             existing.text = new.text
+        if changed:
+            marker.node(existing)
+        return changed
 
     def _config_edit(self, params):
         xpath = self._require_xpath(params)
-        fragment = parse_fragment(params.get("element"))
+        fragment = self._fragment(params)
         if len(fragment) != 1:
             raise ApiError(12, "Edit breaks config validity: edit takes exactly one element")
         new = fragment[0]
+        marker = self._new_marker()
 
         def change(config):
             old = locate(config, xpath, create=False)
@@ -152,6 +179,8 @@ class ConfigApi(object):
                     raise ApiError(12, "Could not find schema node for xpath %s" % xpath)
                 replacement = copy.deepcopy(new)
                 parent.append(replacement)
+                marker.subtree(replacement)
+                marker.upward(replacement)
                 return replacement
             if new.tag != old.tag or (old.get("name") is not None and new.get("name") != old.get("name")):
                 raise ApiError(12, "Edit breaks config validity")
@@ -162,6 +191,8 @@ class ConfigApi(object):
             if parent is None:
                 raise ApiError(15, "Operation denied: the configuration root cannot be replaced")
             parent.replace(old, replacement)
+            marker.subtree(replacement)
+            marker.upward(replacement)
             return replacement
 
         self._checked_change(change)
@@ -178,9 +209,11 @@ class ConfigApi(object):
             return success(code=7, msg="Object doesn't exist")
         if any(node.getparent() is None for node in found):
             raise ApiError(15, "Operation denied: the configuration root cannot be deleted")
+        # The elements themselves, not their id()s: lxml makes a proxy per access, and a freed proxy's id is
+        # soon another's, which made an unrelated reference look doomed.
         doomed = set()
         for node in found:
-            doomed.update(id(n) for n in node.iter())
+            doomed.update(node.iter())
         for node in found:
             for obj in node.iter("entry"):
                 kind = object_kind(obj)
@@ -189,8 +222,11 @@ class ConfigApi(object):
                     if refs:
                         raise ApiError(10, [" %s cannot be deleted because of references from:" % obj.get("name")]
                                        + [" " + ref for ref in refs])
+        marker = self._new_marker()
         for node in found:
-            node.getparent().remove(node)
+            parent = node.getparent()
+            parent.remove(node)
+            marker.upward(parent)
         return command_succeeded()
 
     def _references(self, obj, kind, doomed):
@@ -207,10 +243,11 @@ class ConfigApi(object):
             scopes = [scope]
         if kind not in REFERENCE_FIELDS:
             return []
+        same = (lambda text: tag_key(text) == tag_key(name)) if kind == "tag" else (lambda text: text == name)
         refs = []
         for where in scopes:
             for member in where.iter("member"):
-                if id(member) in doomed or (member.text or "").strip() != name:
+                if member in doomed or not same((member.text or "").strip()):
                     continue
                 if is_reference(member, kind):
                     label = label_of(member.getparent())
@@ -245,4 +282,5 @@ class ConfigApi(object):
             parent.insert(0, node)
         else:
             parent.append(node)
+        self._new_marker().upward(node)
         return command_succeeded()

@@ -1,6 +1,8 @@
 """Dynamic address group filters: the tag expressions PAN-OS evaluates ("'a' and ('b' or c)")."""
 import re
 
+from tests.simulators.panos.registered import tag_key
+
 
 class FilterError(ValueError):
     """A dynamic address group filter that does not parse."""
@@ -12,7 +14,8 @@ _TOKEN_RE = re.compile(r"""\s*(?:(\()|(\))|'([^']*)'|"([^"]*)"|([^\s()'"]+))""")
 def parse_filter(text):
     """Compile a dynamic address group filter ("'a' and ('b' or c)") into a predicate over a set of tags.
 
-    Tags are quoted ('x' or "x") or bare words; ``and`` binds tighter than ``or``; parentheses group.
+    Tags are quoted ('x' or "x") or bare words, matched case-insensitively as PAN-OS tag names are; ``and``
+    binds tighter than ``or``; parentheses group.
     """
     tokens = []
     pos = 0
@@ -29,13 +32,13 @@ def parse_filter(text):
         elif rpar:
             tokens.append((")", None))
         elif single is not None or double is not None:
-            tokens.append(("tag", single if single is not None else double))
+            tokens.append(("tag", tag_key(single if single is not None else double)))
         elif bare.lower() in ("and", "or"):
             tokens.append((bare.lower(), None))
         elif bare.lower() == "not":
             raise FilterError("'not' is not supported in a dynamic address group filter")
         else:
-            tokens.append(("tag", bare))
+            tokens.append(("tag", tag_key(bare)))
         pos = match.end()
     if not tokens:
         raise FilterError("the filter is empty")
@@ -81,7 +84,7 @@ def parse_filter(text):
             return all(evaluate(n, tags) for n in value)
         return any(evaluate(n, tags) for n in value)
 
-    return lambda tags: evaluate(tree, set(tags))
+    return lambda tags: evaluate(tree, set(tag_key(t) for t in tags))
 
 
 def matches_nothing(_tags):

@@ -8,7 +8,7 @@ from lxml import etree
 
 from tests.simulators.panos.filters import FilterError, matches_nothing, parse_filter
 from tests.simulators.panos.schema import members_of
-from tests.simulators.panos.userid import ip_sort_key
+from tests.simulators.panos.registered import inherited_tags, sort_key
 from tests.simulators.panos.xmlapi import ApiError, panos_time, parse_xml, result_children, result_text, success
 
 
@@ -65,21 +65,23 @@ class OpCommands(object):
             ("mac-address", "00:50:56:00:00:01"),
             ("time", time.strftime("%a %b %d %H:%M:%S %Y\n", time.gmtime(now))),
             ("uptime", "%d days, %d:%02d:%02d" % (up // 86400, up % 86400 // 3600, up % 3600 // 60, up % 60)),
-            ("devicename", hostname), ("family", "vm"), ("model", self.model), ("serial", self.serial),
-            ("vm-mac-base", "7C:89:C1:00:00:00"), ("vm-mac-count", "256"),
-            ("vm-uuid", "564D0000-0000-0000-0000-000000000001"), ("vm-license", "VM-100"),
+            ("devicename", hostname), ("family", self.platform.family), ("model", self.model),
+            ("serial", self.serial), ("vm-mac-base", "7C:89:C1:00:00:00"), ("vm-mac-count", "256"),
+            ("vm-uuid", "564D0000-0000-0000-0000-000000000001"), ("vm-license", self.platform.name),
             ("vm-cap-tier", "6.5 GB"), ("vm-cpu-count", "2"), ("vm-memory", "6.5GB"), ("vm-mode", "KVM"),
             ("cloud-mode", "non-cloud"), ("sw-version", self.sw_version),
             ("global-protect-client-package-version", "0.0.0"), ("device-dictionary-version", "95-436"),
             ("app-version", "8799-8509"), ("app-release-date", "2024/01/09 17:43:28 PST"),
             ("av-version", "0"), ("threat-version", "8799-8509"), ("wildfire-version", "0"),
             ("url-db", "paloaltonetworks"), ("url-filtering-version", "20240110.20187"),
-            ("logdb-version", "10.2.1"), ("platform-family", "vm"), ("vpn-disable-mode", "off"),
+            ("logdb-version", "10.2.1"), ("platform-family", self.platform.family), ("vpn-disable-mode", "off"),
             ("multi-vsys", "off"), ("ZTP", "Disabled"), ("operational-mode", "normal"),
             ("advanced-routing", "off"), ("device-certificate-status", "None"),
         )
         if self.is_panorama:
             values += (("system-mode", "panorama"),)
+        if self.model != "PA-VM":            # only VM-Series report their VM tier and hypervisor
+            values = tuple((tag, text) for tag, text in values if not tag.startswith("vm-"))
         result = etree.Element("result")
         system = etree.SubElement(result, "system")
         for tag, text in values:
@@ -122,6 +124,7 @@ class OpCommands(object):
         scopes = [(v.get("name"), v) for v in running.findall("devices/entry/vsys/entry")]
         if shared is not None:
             scopes.append((None, shared))
+        registered = inherited_tags(self._registered)    # a range or network passes its tags to what it holds
         result = etree.Element("result")
         groups = etree.SubElement(result, "dyn-addr-grp")
         for vsys, scope in scopes:
@@ -145,7 +148,7 @@ class OpCommands(object):
                     for address in where.findall("address/entry"):
                         if matches(members_of(address, "tag")):
                             etree.SubElement(members, "entry", name=address.get("name"), type="address-object")
-                for ip in sorted(self._registered, key=ip_sort_key):
-                    if matches(self._registered[ip]):
+                for ip in sorted(registered, key=sort_key):
+                    if matches(registered[ip]):
                         etree.SubElement(members, "entry", name=ip, type="registered-ip")
         return success(result=result)

@@ -2,6 +2,7 @@
 stands in the configuration tree: its scope, the kind of object it is, what refers to it."""
 import re
 
+from tests.simulators.panos.registered import tag_key
 from tests.simulators.panos.xmlapi import ApiError
 
 COLOR_RE = re.compile(r"^color([1-9]|[1-3][0-9]|4[0-2])$")
@@ -140,7 +141,7 @@ def check_object(entry, kind):
     if limit and len(name) > limit:
         raise ApiError(12, "%s -> %s name is too long (at most %d characters)" % (kind, name, limit))
     if kind == "tag":
-        if not name.strip() or any(c in name for c in "'\"<>&"):
+        if not name.strip() or any(c in name for c in "'\"<>&,"):
             raise ApiError(12, "tag -> %r is an invalid name" % name)
     elif kind in NAME_LIMITS and not OBJECT_NAME_RE.match(name):
         raise ApiError(12, "%s -> %r is an invalid name: use letters, digits, '_', '.', '-' and spaces, "
@@ -151,6 +152,9 @@ def check_object(entry, kind):
     for child in entry:
         if isinstance(child.tag, str) and child.tag not in allowed:
             raise ApiError(12, " %s -> %s unexpected here" % (name, child.tag))
+    if "tag" in allowed and "" in members_of(entry, "tag"):
+        # An empty member names no tag (the exact PAN-OS wording for this is not public).
+        raise ApiError(12, " %s -> tag -> member is empty: give a tag name" % name)
     if kind == "tag":
         color = entry.findtext("color")
         if color is not None and not COLOR_RE.match(color.strip()):
@@ -159,3 +163,14 @@ def check_object(entry, kind):
         action = entry.findtext("action")
         if action is not None and action.strip() not in RULE_ACTIONS:
             raise ApiError(12, " %s -> action '%s' is not an allowed keyword" % (name, action))
+
+
+def check_tag_names_unique(tags):
+    """Tag names are not case-sensitive: one <tag> list cannot hold both 'Web' and 'web' (ApiError 12)."""
+    seen = {}
+    for entry in tags.findall("entry"):
+        name = entry.get("name") or ""
+        other = seen.setdefault(tag_key(name), name)
+        if other != name:
+            raise ApiError(12, "tag -> %s is not unique: tag %s exists (tag names are not case-sensitive)"
+                           % (name, other))

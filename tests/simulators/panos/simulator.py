@@ -1,9 +1,12 @@
 """PanosSimulator: the state of one firewall (or Panorama), the test controls, and the front door: the Flask app,
-then for /api/ authentication and dispatch by ``type=`` to the mixins that implement each part of the XML API."""
+then for /api/ the management plane (when the latency model is on), authentication and dispatch by ``type=`` to
+the mixins that implement each part of the XML API."""
 import base64
 import collections
+import contextlib
 import copy
 import hmac
+import re
 import secrets
 import sys
 import threading
@@ -16,11 +19,15 @@ from lxml import etree
 from tests.simulators._common import Simulator, add_test_controls, from_loopback
 from tests.simulators.panos.commits import Commits
 from tests.simulators.panos.config import ConfigApi
+from tests.simulators.panos.dirty import Marker
 from tests.simulators.panos.faults import Faults
 from tests.simulators.panos.initial import initial_config
+from tests.simulators.panos.mgmt_plane import ManagementPlane
 from tests.simulators.panos.ops import OpCommands
+from tests.simulators.panos.platforms import DEFAULT_PLATFORM, Latency, platform
 from tests.simulators.panos.userid import UserId
-from tests.simulators.panos.xmlapi import ApiError, error_body, illegal, missing, result_children, xml_response
+from tests.simulators.panos.xmlapi import (
+    ApiError, error_body, illegal, missing, panos_time, result_children, xml_response)
 
 
 def _html(status, title):
@@ -29,21 +36,42 @@ def _html(status, title):
 
 
 class PanosSimulator(ConfigApi, Commits, OpCommands, UserId, Faults, Simulator):
-    """A PA-VM firewall's XML API on https://127.0.0.1:PORT/api/ (see the package docstring)."""
+    """A PAN-OS firewall's (or Panorama's) XML API on https://127.0.0.1:PORT/api/ (see the package docstring)."""
 
-    def __init__(self, username="admin", password="admin", host="127.0.0.1", port=0, commit_seconds=0.2,
-                 model="PA-VM", sw_version="10.2.9-h1", serial="007951000123456", hostname="PA-VM",
-                 device_groups=("branch-offices",)):
-        """model "Panorama" makes a Panorama with *device_groups* (shared and device-group objects and policy, no
-        vsys, no registered IPs of its own); any other model is a single-vsys firewall."""
+    def __init__(self, username="admin", password="admin", host="127.0.0.1", port=0, commit_seconds=None,
+                 model=DEFAULT_PLATFORM, sw_version="10.2.9-h1", serial="007951000123456", hostname=None,
+                 device_groups=("branch-offices",), latency=None, registered_ip_capacity=None,
+                 commit_queue_limit=None):
+        """*model*: a platform of ``platforms.PLATFORMS`` (VM-50, VM-300, PA-220, PA-3200, Panorama, ...; also
+        PA-VM, a series member such as PA-3250, or M-600): its registered-IP capacity and commit queue apply
+        always. "Panorama" (or M-xxx) makes a Panorama with *device_groups* (shared and device-group objects and
+        policy, no vsys); any other model is a single-vsys firewall.
+
+        *latency*: None (default) answers at once; True takes the platform's preset; a ``Latency`` gives each
+        figure. *commit_seconds* (how long a commit job runs) defaults to 0.2 without latency, the preset's
+        with it. *registered_ip_capacity* and *commit_queue_limit* override the platform's.
+        """
+        self.platform = platform(model)
+        self.model = self.platform.system_model
         self.username = username
         self._password = password
+        if latency is True:
+            latency = self.platform.latency
+        elif latency is not None and latency is not False and not isinstance(latency, Latency):
+            raise ValueError("latency must be None, True or a platforms.Latency, not %r" % (latency,))
+        self.latency = latency or None
+        if commit_seconds is None:
+            commit_seconds = self.latency.commit_seconds if self.latency else 0.2
         self.commit_seconds = float(commit_seconds)
-        self.model = model
+        self.registered_ip_capacity = int(registered_ip_capacity if registered_ip_capacity is not None
+                                          else self.platform.registered_ip_capacity)
+        self.commit_queue_limit = int(commit_queue_limit if commit_queue_limit is not None
+                                      else self.platform.commit_queue_limit)
         self.sw_version = sw_version
         self.serial = serial
-        self.hostname = hostname
+        self.hostname = hostname or ("Panorama" if self.is_panorama else "PA-VM")
         self.device_groups = tuple(device_groups)
+        self._plane = ManagementPlane(self.latency) if self.latency else None
         self._lock = threading.RLock()
         self._clock_offset = 0.0
         self._started = time.time()
@@ -64,6 +92,10 @@ class PanosSimulator(ConfigApi, Commits, OpCommands, UserId, Faults, Simulator):
     def api_key(self):
         return self._api_key
 
+    def version_at_least(self, major, minor):
+        found = re.match(r"^(\d+)\.(\d+)", self.sw_version or "")
+        return bool(found) and (int(found.group(1)), int(found.group(2))) >= (major, minor)
+
     def stop(self):
         self._stopped = True
         self._cancel_resume()
@@ -82,7 +114,11 @@ class PanosSimulator(ConfigApi, Commits, OpCommands, UserId, Faults, Simulator):
                 "faulted": self._faulted,
                 "internal_errors": self._internal_errors,
                 "registered_ips": len(self._registered),
+                "registered_ip_capacity": self.registered_ip_capacity,
                 "jobs": len(self._jobs),
+                "commits_queued": len(self._queued_jobs()),
+                "platform": self.platform.name,
+                "management_plane": self._plane.stats() if self._plane else None,
             }
 
     def reset_stats(self):
@@ -95,6 +131,8 @@ class PanosSimulator(ConfigApi, Commits, OpCommands, UserId, Faults, Simulator):
             self._faulted = 0
             self._internal_errors = 0
             self.requests.clear()
+        if self._plane is not None:
+            self._plane.reset_stats()
 
     def reset(self):
         """Back to the initial configuration, no jobs, no registered IPs, zero counters."""
@@ -103,10 +141,10 @@ class PanosSimulator(ConfigApi, Commits, OpCommands, UserId, Faults, Simulator):
             self.reset_stats()
 
     def registered_ips(self):
-        """Current User-ID state: {ip: set(tags)} (expired tags removed)."""
+        """Current User-ID state: {ip, range or network: set(tags as first registered)} (expired tags removed)."""
         with self._lock:
             self._settle()
-            return dict((ip, set(tags)) for ip, tags in self._registered.items())
+            return dict((ip, set(self._registered_tags(ip))) for ip in self._registered)
 
     def running_config(self):
         with self._lock:
@@ -130,11 +168,17 @@ class PanosSimulator(ConfigApi, Commits, OpCommands, UserId, Faults, Simulator):
         self._running = copy.deepcopy(self._candidate)
         self._jobs = collections.OrderedDict()
         self._next_job = 1
-        self._registered = {}        # ip -> {tag: expiry-or-None}
+        self._dirty_id = 0           # configuration changes so far: the dirtyId of the next change's marks
+        self._registered = {}        # ip, range or network -> {tag key: [tag as registered, expiry or None]}
         self._persistent = {}        # ip -> "0"/"1"
 
     def _now(self):
         return time.time() + self._clock_offset
+
+    def _new_marker(self):
+        """The marks of a new configuration change (see ``dirty``)."""
+        self._dirty_id += 1
+        return Marker(self.username, self._dirty_id, panos_time(self._now()))
 
     @staticmethod
     def _new_key():
@@ -212,7 +256,7 @@ class PanosSimulator(ConfigApi, Commits, OpCommands, UserId, Faults, Simulator):
         kind = params.get("type")
         root = None
         http_status = 200
-        with self._lock:
+        with self._management_plane(kind, params), self._lock:
             self._calls[kind or "(none)"] += 1
             faulted = self._faulted_answer()
             if faulted is not None:
@@ -229,6 +273,12 @@ class PanosSimulator(ConfigApi, Commits, OpCommands, UserId, Faults, Simulator):
                 root = error_body(ApiError(2, "Internal error"))
             self._record(params, http_status, root)
         return xml_response(root, http_status)
+
+    def _management_plane(self, kind, params):
+        """With the latency model, wait for this call's turn on the one management plane and for its cost."""
+        if self._plane is None:
+            return contextlib.nullcontext()
+        return self._plane.serving(self._plane.cost(kind, params))
 
     def _record(self, params, http_status, root):
         entry = {"time": round(time.time(), 3), "method": request.method, "type": params.get("type"),

@@ -1,27 +1,41 @@
-"""The simulator's Flask app: the v3 routes under /api/nutanix/v3 (HTTP basic auth, v3 error bodies) and the
-/_sim/ test controls (no credentials, loopback clients only)."""
+"""The simulator's Flask app: the v3 routes under /api/nutanix/v3 (HTTP basic auth or an API key, v3 error
+bodies), the v4 routes (v4.py) and the /_sim/ test controls (no credentials, loopback clients only)."""
 import hmac
 
 from flask import Flask, Response, jsonify, request
 
 from tests.simulators._common import add_test_controls, from_loopback
-from tests.simulators.prism.entities import ApiError, render_vm, render_webhook
+from tests.simulators.prism.entities import API_VERSION, ApiError, render_vm, render_webhook
 from tests.simulators.prism.listing import list_answer
 
 API = "/api/nutanix/v3"
-UNAUTHORIZED_BODY = (
-    "<!DOCTYPE html>\n<html><head><title>401 Unauthorized</title></head>"
-    "<body><h1>401 Unauthorized</h1><p>Authentication required.</p></body></html>\n"
-)
+API_KEY_HEADER = "X-ntnx-api-key"
+REALM = 'Basic realm="Intent Gateway Login Required"'
+# What a real Prism answers to missing or wrong credentials on v3: JSON, the realm repeated in details.
+UNAUTHORIZED_BODY = {"state": "ERROR", "code": 401, "message_list": [{
+    "reason": "AUTHENTICATION_REQUIRED", "message": "Authentication required.", "details": REALM}],
+    "api_version": API_VERSION}
 
 
-def _authorized(sim):
+def authorized(sim):
+    """Basic auth with the simulator's account, or its API key (when it has one) in X-ntnx-api-key."""
+    key = request.headers.get(API_KEY_HEADER)
+    if sim.api_key and key is not None:
+        return hmac.compare_digest(key.encode("utf-8"), sim.api_key.encode("utf-8"))
     auth = request.authorization
     if auth is None or auth.type != "basic" or auth.username is None:
         return False
     user_ok = hmac.compare_digest(auth.username.encode("utf-8"), sim.username.encode("utf-8"))
     pass_ok = hmac.compare_digest((auth.password or "").encode("utf-8"), sim.password.encode("utf-8"))
     return user_ok and pass_ok
+
+
+def kind_of_path(path):
+    """The entity kind a v3 URL is about (/vms/... -> "vm"), as Prism names it in its errors."""
+    if not path.startswith(API + "/"):
+        return None
+    collection = path[len(API) + 1:].split("/", 1)[0]
+    return (collection[:-1] if collection.endswith("s") else collection) or None
 
 
 def make_app(sim):
@@ -35,15 +49,20 @@ def make_app(sim):
             rule = request.url_rule.rule if request.url_rule is not None else request.path
             sim._calls["%s %s" % (request.method, rule)] += 1
             sim._settle()
-        if request.path.startswith(API) and not _authorized(sim):
-            # Like Prism: a 401 that is not JSON, so clients must check the status before parsing.
-            return Response(UNAUTHORIZED_BODY, 401, mimetype="text/html",
-                            headers={"WWW-Authenticate": 'Basic realm="Intent Gateway Login Required"'})
+        if request.path.startswith(API) and not authorized(sim):
+            response = jsonify(UNAUTHORIZED_BODY)
+            response.status_code = 401
+            response.headers["WWW-Authenticate"] = REALM
+            return response
         return None
 
     @app.errorhandler(ApiError)
     def _api_error(exc):
-        return jsonify(exc.body), exc.code
+        body = dict(exc.body)
+        body["kind"] = body["kind"] or kind_of_path(request.path)
+        if body["kind"] is None:
+            del body["kind"]
+        return jsonify(body), exc.code
 
     @app.errorhandler(404)
     def _not_found(_exc):
@@ -61,12 +80,13 @@ def make_app(sim):
         app.add_url_rule(API + rule, endpoint="%s %s" % (methods[0], rule), view_func=view, methods=methods)
 
     route("/users/me", ["GET"], sim.users_me)
-    route("/webhooks", ["POST"], sim.create_webhook)
-    route("/webhooks/list", ["POST"], lambda: list_answer("webhook", sim.webhooks, render_webhook))
-    route("/webhooks/<entity_uuid>", ["GET"], sim.get_webhook)
-    route("/webhooks/<entity_uuid>", ["PUT"], sim.update_webhook)
-    route("/webhooks/<entity_uuid>", ["DELETE"], lambda entity_uuid: sim._delete(
-        sim.webhooks, "webhook", entity_uuid))
+    if sim.v3_webhooks:  # without them, /webhooks... is as unknown as any other path (a 404)
+        route("/webhooks", ["POST"], sim.create_webhook)
+        route("/webhooks/list", ["POST"], lambda: list_answer("webhook", sim.webhooks, render_webhook))
+        route("/webhooks/<entity_uuid>", ["GET"], sim.get_webhook)
+        route("/webhooks/<entity_uuid>", ["PUT"], sim.update_webhook)
+        route("/webhooks/<entity_uuid>", ["DELETE"], lambda entity_uuid: sim._delete(
+            sim.webhooks, "webhook", entity_uuid))
     route("/vms", ["POST"], sim.create_vm)
     route("/vms/list", ["POST"], lambda: list_answer("vm", sim.vms, render_vm))
     route("/vms/<entity_uuid>", ["GET"], sim.get_vm)
@@ -74,6 +94,7 @@ def make_app(sim):
     route("/vms/<entity_uuid>", ["DELETE"], lambda entity_uuid: sim._delete(
         sim.vms, "vm", entity_uuid, on_deleted=lambda vm: sim._emit("VM.DELETE", vm)))
     route("/tasks/<task_uuid>", ["GET"], sim.get_task)
+    sim.v4.register(app)
 
     @app.route("/_sim/deliveries", methods=["GET"])
     def _sim_deliveries():

@@ -10,16 +10,37 @@ import tests.conftest  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismError
 from tests.simulators._common import add_connection_arguments, cert_file, serve
 from tests.simulators.prism.admin import PrismAdmin
-from tests.simulators.prism.simulator import PrismSimulator
+from tests.simulators.prism.entities import PAYLOAD_STYLES
+from tests.simulators.prism.simulator import UPDATES_AFTER_CREATE, PrismSimulator
+from tests.simulators.prism.v4 import ALL_VERSIONS, EXT_ID_FILTER_MODES
 
 NAME, PORT, USERNAME, PASSWORD = "Prism", 9440, "admin", "secret"
+API_KEY_VARIABLE = "PRISM_SIM_API_KEY"  # a key on the command line would show in `ps`
 
 
 def _serve(args):
     sim = PrismSimulator(username=args.username, password=args.password, host=args.host, port=args.port,
                          pending_seconds=args.pending_seconds, empty_nics_on_power_on=args.empty_nics_on_power_on,
-                         allow_remote_delivery=args.allow_remote_delivery)
+                         allow_remote_delivery=args.allow_remote_delivery, v4_versions=args.v4_versions,
+                         v3_webhooks=not args.no_v3_webhooks, api_key=os.environ.get(API_KEY_VARIABLE) or None,
+                         ext_id_filter=args.ext_id_filter, updates_after_create=args.updates_after_create,
+                         payload_style=args.payload_style)
     return serve(sim, NAME, args.cert_dir)
+
+
+def _versions(text):
+    versions = tuple(v for v in text.split(",") if v)
+    unknown = sorted(set(versions) - set(ALL_VERSIONS))
+    if unknown:
+        raise argparse.ArgumentTypeError("unknown v4 versions %s (known: %s)" % (unknown, ",".join(ALL_VERSIONS)))
+    return versions
+
+
+def _delays(text):
+    try:
+        return tuple(float(d) for d in text.split(",") if d)
+    except ValueError:
+        raise argparse.ArgumentTypeError("delays are seconds separated by commas, not %r" % text)
 
 
 def _published_cert(args):
@@ -104,13 +125,28 @@ def parser():
         "password %s), or drive a running one by hand." % (PORT, USERNAME, PASSWORD)))
     commands = top.add_subparsers(dest="command", required=True, metavar="{serve,cert,vm}")
     serve_cmd = commands.add_parser("serve", parents=[connection], help="run the simulator until SIGTERM or Ctrl-C",
-                                    description="Run the simulator; it prints its URL and its certificate's path.")
+                                    description="Run the simulator; it prints its URL and its certificate's path. "
+                                                "With %s set in the environment it also takes that API key "
+                                                "(X-ntnx-api-key)." % API_KEY_VARIABLE)
     serve_cmd.add_argument("--pending-seconds", type=float, default=0.3,
                            help="how long create/update/delete stay PENDING before COMPLETE (default: %(default)s)")
     serve_cmd.add_argument("--empty-nics-on-power-on", action="store_true",
                            help="send VM.ON with an empty nic_list, as some AOS versions do")
     serve_cmd.add_argument("--allow-remote-delivery", action="store_true",
                            help="deliver webhook events to non-loopback post_url hosts too")
+    serve_cmd.add_argument("--v4-versions", type=_versions, default=ALL_VERSIONS, metavar="LIST",
+                           help="the v4 versions served, comma-separated; '' for a v3-only Prism such as Prism "
+                                "Element (default: %s)" % ",".join(ALL_VERSIONS))
+    serve_cmd.add_argument("--no-v3-webhooks", action="store_true",
+                           help="a Prism Central whose v3 webhooks are gone: /webhooks... answers 404")
+    serve_cmd.add_argument("--ext-id-filter", choices=EXT_ID_FILTER_MODES, default="honour",
+                           help="how a v4 $filter on extId is treated (default: %(default)s)")
+    serve_cmd.add_argument("--updates-after-create", type=_delays, default=UPDATES_AFTER_CREATE, metavar="SECONDS",
+                           help="delays of the unprompted VM.UPDATE events after VM.CREATE, comma-separated; '' "
+                                "for none (default: %s)" % ",".join("%g" % d for d in UPDATES_AFTER_CREATE))
+    serve_cmd.add_argument("--payload-style", choices=PAYLOAD_STYLES, default="2019",
+                           help="the shape of webhook events: 2019, or the older 2017 field names (default: "
+                                "%(default)s)")
     serve_cmd.set_defaults(run=_serve)
     cert_cmd = commands.add_parser("cert", parents=[connection], help="print the running simulator's certificate path",
                                    description="Print the path of the certificate the simulator at --host/--port "

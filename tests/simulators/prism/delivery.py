@@ -7,7 +7,7 @@ import ssl
 import time
 from urllib.parse import urlsplit
 
-from tests.simulators.prism.entities import render_vm
+from tests.simulators.prism.entities import render_vm_event
 
 
 def is_loopback_host(host):
@@ -23,22 +23,27 @@ def is_loopback_host(host):
 
 
 class Delivery(object):
-    """Mixin of PrismSimulator: ``self._outbox`` (FIFO of deliveries), ``self._inflight``, ``self.deliveries``."""
+    """Mixin of PrismSimulator: ``self._outbox`` (FIFO of deliveries), ``self._inflight``, ``self.deliveries``,
+    ``self.payload_style`` and ``self.payload_styles`` (per webhook uuid)."""
 
-    def _emit(self, event_type, vm):
-        """Queue the event for every webhook subscribed to it (under the lock; never blocks on the network)."""
-        entity = render_vm(vm, with_api_version=True)
+    def _event_body(self, event_type, vm, style):
+        entity = render_vm_event(vm, style, power_event=event_type in ("VM.ON", "VM.OFF"))
         if event_type == "VM.ON" and self.empty_nics_on_power_on:
             # Some AOS versions send VM.ON before the NICs are reported: the payload is a hint, not the truth.
             for part in ("spec", "status"):
                 if isinstance(entity.get(part), dict):
                     entity[part].setdefault("resources", {})["nic_list"] = []
-        body = json.dumps({
+        return json.dumps({
             "entity_reference": {"kind": "vm", "uuid": vm["metadata"]["uuid"]},
             "data": {"metadata": entity},
             "version": "1.0",
             "event_type": event_type,
         }).encode("utf-8")
+
+    def _emit(self, event_type, vm, unprompted=False):
+        """Queue the event for every webhook subscribed to it (under the lock; never blocks on the network).
+        *unprompted*: an event Prism sends with nobody changing the VM (recorded so, never in the payload)."""
+        bodies = {}  # payload style -> body
         for hook_uuid, hook in self.webhooks.items():
             applied = hook["status"].get("resources")
             # A webhook fires once its creation completed, with its last applied configuration; deleting stops it.
@@ -47,6 +52,9 @@ class Delivery(object):
             if event_type not in applied.get("events_filter_list", []):
                 continue
             creds = applied.get("credentials") or {}
+            style = self.payload_styles.get(hook_uuid, self.payload_style)
+            if style not in bodies:
+                bodies[style] = self._event_body(event_type, vm, style)
             self._inflight += 1
             self._outbox.put({
                 "generation": self._generation,
@@ -56,7 +64,8 @@ class Delivery(object):
                 "password": creds.get("password"),
                 "event_type": event_type,
                 "vm_uuid": vm["metadata"]["uuid"],
-                "body": body,
+                "unprompted": unprompted,
+                "body": bodies[style],
             })
 
     def _delivery_loop(self):
@@ -74,6 +83,7 @@ class Delivery(object):
                     "post_url": item["post_url"],
                     "event_type": item["event_type"],
                     "vm_uuid": item["vm_uuid"],
+                    "unprompted": item["unprompted"],
                     "status_code": status_code,
                     "error": error,
                     "sent": sent,  # when the POST started

@@ -1,5 +1,6 @@
 """The fixed parts of Prism's v3 entities: the API version, the events, the one cluster and its hosts, ids and
-times, the v3 error body, and entities rendered as Prism shows them (never a webhook's password)."""
+times, the v3 error body, and entities rendered as Prism shows them (never a webhook's password) or as an older
+AOS put them in a webhook event."""
 import copy
 import datetime
 import random
@@ -32,18 +33,27 @@ def random_mac():
 
 
 class ApiError(Exception):
-    """Raised by handlers; rendered as a v3 error body."""
+    """Raised by handlers; rendered as a v3 error body. Its ``kind`` is the entity kind the call was about
+    ("vm", "webhook"), as in Prism; left None, the app takes it from the URL."""
 
-    def __init__(self, code, reason, message, details=None):
+    def __init__(self, code, reason, message, details=None, kind=None):
         super().__init__(message)
         self.code = code
         self.body = {
             "api_version": API_VERSION,
             "code": code,
-            "kind": "error",
+            "kind": kind,
             "state": "ERROR",
             "message_list": [{"reason": reason, "message": message, "details": details or {}}],
         }
+
+
+def check_uuid(text):
+    """400 INVALID_UUID for an entity path whose uuid is not one (a GET on /vms/list is one such)."""
+    try:
+        uuidlib.UUID(text)
+    except ValueError:
+        raise ApiError(400, "INVALID_UUID", "Invalid UUID passed. %s" % text)
 
 
 def _strip_password(resources):
@@ -68,4 +78,30 @@ def render_vm(vm, with_api_version=True):
     out["metadata"]["categories_mapping"] = dict((k, [v]) for k, v in cats.items())
     if not with_api_version:
         out.pop("api_version", None)
+    return out
+
+
+PAYLOAD_STYLES = ("2019", "2017")
+
+
+def render_vm_event(vm, style="2019", power_event=False):
+    """The VM as a webhook event carries it: as a 2019 capture shows it (the v3 entity, api_version 3.1), or as
+    2017-2018 AOS sent it: network_reference for subnet_reference, entity_version for spec_version,
+    memory_size_mb for memory_size_mib, api_version 3.0, and an empty nic_list on VM.ON and VM.OFF."""
+    out = render_vm(vm, with_api_version=True)
+    if style == "2019":
+        return out
+    out["api_version"] = "3.0"
+    out["metadata"]["entity_version"] = out["metadata"].pop("spec_version", None)
+    for part in ("spec", "status"):
+        resources = (out.get(part) or {}).get("resources")
+        if not isinstance(resources, dict):
+            continue
+        if "memory_size_mib" in resources:
+            resources["memory_size_mb"] = resources.pop("memory_size_mib")
+        for nic in resources.get("nic_list", []):
+            if "subnet_reference" in nic:
+                nic["network_reference"] = nic.pop("subnet_reference")
+        if power_event:
+            resources["nic_list"] = []
     return out

@@ -16,26 +16,47 @@ from tests.simulators._common import Simulator
 from tests.simulators.prism.app import make_app
 from tests.simulators.prism.delivery import Delivery
 from tests.simulators.prism.entities import (
-    API_VERSION, CLUSTER_REF, HOSTS, KNOWN_EVENTS, ApiError, new_uuid, now_iso, render_vm, render_webhook)
+    API_VERSION, CLUSTER_REF, HOSTS, KNOWN_EVENTS, PAYLOAD_STYLES, ApiError, check_uuid, new_uuid, now_iso, render_vm,
+    render_webhook)
+from tests.simulators.prism.v4 import ALL_VERSIONS, PrismV4
 from tests.simulators.prism.validation import check_spec_version, request_body, validate_vm, validate_webhook
+
+# Seen on a real cluster: two VM.UPDATE events 2 s and 4 s after VM.CREATE, with nobody changing the VM.
+UPDATES_AFTER_CREATE = (2.0, 4.0)
 
 
 class PrismSimulator(Delivery, Simulator):
-    """Prism v3 on 127.0.0.1 over HTTPS (self-signed). See the package docstring and docs/simulators.md."""
+    """Prism v3, and Prism Central v4, on 127.0.0.1 over HTTPS (self-signed). See the package docstring and
+    docs/simulators.md.
+
+    v4_versions: the v4 versions served (empty: a v3-only Prism, such as Prism Element). v3_webhooks=False: a
+    Prism Central whose v3 webhooks are gone. api_key: also accept this X-ntnx-api-key (v3 and v4).
+    ext_id_filter: honour, refuse or ignore a v4 $filter on extId (v4.py). updates_after_create: the delays of
+    the unprompted VM.UPDATE events after each VM.CREATE (() for none). payload_style: the events' shape, 2019
+    or 2017 (set_payload_style changes it, also per webhook).
+    """
 
     def __init__(self, username="admin", password="secret", host="127.0.0.1", port=0, pending_seconds=0.3,
-                 empty_nics_on_power_on=False, delivery_timeout=5.0, allow_remote_delivery=False):
+                 empty_nics_on_power_on=False, delivery_timeout=5.0, allow_remote_delivery=False,
+                 v4_versions=ALL_VERSIONS, v3_webhooks=True, api_key=None, ext_id_filter="honour",
+                 updates_after_create=UPDATES_AFTER_CREATE, payload_style="2019"):
         self.username = username
         self.password = password
+        self.api_key = api_key
         self.pending_seconds = float(pending_seconds)
         self.empty_nics_on_power_on = bool(empty_nics_on_power_on)
         self.delivery_timeout = float(delivery_timeout)
         self.allow_remote_delivery = bool(allow_remote_delivery)
+        self.v3_webhooks = bool(v3_webhooks)
+        self.updates_after_create = tuple(float(d) for d in updates_after_create)
+        self.payload_styles = {}  # webhook uuid -> payload style, where it differs from payload_style
+        self.v4 = PrismV4(self, versions=v4_versions, ext_id_filter=ext_id_filter)
         self.user_uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, "prism-sim-user:%s" % username))
 
         # One lock guards all state; the condition wakes the scheduler and wait_for_* callers.
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
+        self.set_payload_style(payload_style)
         self.webhooks = collections.OrderedDict()  # uuid -> stored entity (spec/status keep the password)
         self.vms = collections.OrderedDict()  # uuid -> stored entity
         self.tasks = collections.OrderedDict()  # uuid -> v3 task
@@ -82,9 +103,17 @@ class PrismSimulator(Delivery, Simulator):
             return self._cond.wait_for(lambda: not self._timeline and self._inflight == 0, timeout)
 
     def stats(self):
+        """calls: per "METHOD route"; calls_by_api: v3 (/api/nutanix/...) and v4 (any other /api/ path, also
+        those it does not serve, such as the discovery of a v3-only Prism)."""
         with self._lock:
+            by_api = collections.Counter()
+            for call, count in self._calls.items():
+                path = call.split(" ", 1)[1]
+                by_api["v3" if path.startswith("/api/nutanix/") else "v4" if path.startswith("/api/") else
+                       "other"] += count
             return {
                 "calls": dict(self._calls),
+                "calls_by_api": dict({"v3": 0, "v4": 0}, **by_api),
                 "webhooks": len(self.webhooks),
                 "vms": len(self.vms),
                 "deliveries": len(self.deliveries),
@@ -109,6 +138,16 @@ class PrismSimulator(Delivery, Simulator):
                     break
             self._inflight = 0
             self._cond.notify_all()
+
+    def set_payload_style(self, style, webhook_uuid=None):
+        """Send events in *style* (2019 or 2017: see entities.render_vm_event), to one webhook or to all."""
+        if style not in PAYLOAD_STYLES:
+            raise ValueError("payload_style must be one of %s, not %r" % (PAYLOAD_STYLES, style))
+        with self._lock:
+            if webhook_uuid is None:
+                self.payload_style = style
+            else:
+                self.payload_styles[webhook_uuid] = style
 
     def migrate_vm(self, vm_uuid):
         """Move a VM to the other host and emit VM.MIGRATE (the API cannot trigger a migration)."""
@@ -147,8 +186,9 @@ class PrismSimulator(Delivery, Simulator):
             self._emit(event_type, self.vms[vm_uuid])
 
     # ------------------------------------------------------------------ scheduling and tasks
-    def _schedule(self, fn):
-        heapq.heappush(self._timeline, (time.monotonic() + self.pending_seconds, next(self._seq), fn))
+    def _schedule(self, fn, delay=None):
+        delay = self.pending_seconds if delay is None else delay
+        heapq.heappush(self._timeline, (time.monotonic() + delay, next(self._seq), fn))
         self._cond.notify_all()
 
     def _settle(self):
@@ -202,6 +242,7 @@ class PrismSimulator(Delivery, Simulator):
         return {"api_version": API_VERSION, "metadata": metadata, "spec": spec, "status": status or {}}
 
     def _get_or_404(self, store, kind, entity_uuid):
+        check_uuid(entity_uuid)
         entity = store.get(entity_uuid)
         if entity is None:
             raise ApiError(404, "ENTITY_NOT_FOUND", "%s %s not found" % (kind, entity_uuid))
@@ -318,6 +359,8 @@ class PrismSimulator(Delivery, Simulator):
             self._emit("VM.CREATE", vm)
             if after["power_state"] == "ON":
                 self._emit("VM.ON", vm)
+            for delay in self.updates_after_create:
+                self._schedule(lambda: self._unprompted_update(vm_uuid), delay)
             return
         was_on, is_on = before.get("power_state") == "ON", after["power_state"] == "ON"
         if was_on and not is_on:
@@ -339,6 +382,11 @@ class PrismSimulator(Delivery, Simulator):
             self._emit("VM.UPDATE", vm)
         if is_on and not was_on:
             self._emit("VM.ON", vm)  # and powers on after
+
+    def _unprompted_update(self, vm_uuid):
+        vm = self.vms.get(vm_uuid)
+        if vm is not None and vm["status"].get("state") != "DELETE_PENDING":
+            self._emit("VM.UPDATE", vm, unprompted=True)
 
     def get_vm(self, entity_uuid):
         return jsonify(render_vm(self._get_or_404(self.vms, "vm", entity_uuid)))

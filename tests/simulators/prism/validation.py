@@ -150,6 +150,7 @@ def validate_vm(body, old_nics=()):
     invalid.raise_if_any()
     spec = copy.deepcopy(spec)
     spec["resources"]["power_state"] = spec["resources"].get("power_state", "OFF")
+    spec["resources"].setdefault("memory_size_mib", 1024)
     spec["resources"]["nic_list"] = [normalize_nic(nic, old_nics) for nic in nics]
     spec.setdefault("cluster_reference", copy.deepcopy(CLUSTER_REF))
     return spec, categories

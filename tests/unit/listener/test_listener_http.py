@@ -251,8 +251,10 @@ def mostly(good, other, percent=70):
 
 
 near_envelopes = st.builds(
-    lambda et, uuid, md, extra: dict(envelope(), event_type=et, entity_reference={"kind": "vm", "uuid": uuid},
-                                     data={"metadata": md}, **extra),
+    # Extra keys go in first: one named like an envelope key must not replace (or collide with) it.
+    lambda et, uuid, md, extra: dict(extra, **dict(envelope(), event_type=et,
+                                                   entity_reference={"kind": "vm", "uuid": uuid},
+                                                   data={"metadata": md})),
     st.sampled_from(["VM.ON", "VM.OFF", "VM.UPDATE", "VM.WHATEVER"]) | st.text(max_size=10),
     st.text(min_size=1, max_size=40) | st.text(max_size=300),
     st.just(envelope()["data"]["metadata"]) | json_values,

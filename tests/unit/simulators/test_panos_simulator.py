@@ -395,12 +395,12 @@ def test_commit_runs_as_a_job_and_copies_candidate_to_running(sim):
     assert (active.findtext("status"), active.findtext("result"), active.findtext("tfin")) == (
         "ACT", "PEND", "Still Active")
 
-    root = call(sim, type="commit", cmd="<commit></commit>")[1]      # a second commit meanwhile
-    assert root.get("status") == "error" and root.get("code") == "13"
-    assert lines(root) == ["Another commit/validate is in progress. Please try again later"]
+    root = call(sim, type="commit", cmd="<commit></commit>")[1]      # a second commit meanwhile waits its turn
+    second = root.findtext("result/job")
+    assert root.get("code") == "19" and int(second) == int(jobid) + 1
+    queued = job(sim, second)
+    assert [queued.findtext(k) for k in ("status", "queued", "positionInQ", "progress")] == ["PEND", "YES", "1", "0"]
     fw = firewall(sim)
-    with pytest.raises(panos_errors.PanCommitInProgress):
-        fw.commit()
 
     done = wait_job(sim, jobid)
     assert [done.findtext(k) for k in ("id", "user", "type", "status", "result", "progress", "description")] == [
@@ -408,13 +408,14 @@ def test_commit_runs_as_a_job_and_copies_candidate_to_running(sim):
     assert done.findtext("tenq") and done.findtext("tfin") != "Still Active"
     assert [line.text for line in done.findall("details/line")] == ["Configuration committed successfully"]
     assert config(sim, "show", VSYS + "/tag/entry[@name='t']").get("status") == "success"
+    assert wait_job(sim, second).findtext("result") == "OK"           # then the queued one ran
     assert op(sim, "<check><pending-changes/></check>").findtext("result") == "no"
 
     root = call(sim, type="commit", cmd="<commit></commit>")[1]
     assert root.get("status") == "success" and root.findtext("msg") == "There are no changes to commit."
     assert root.find("result/job") is None
     assert fw.commit(sync=True) is None                              # pan-os-python: nothing to commit
-    assert sim_stats(sim)["commits"] == 1
+    assert sim_stats(sim)["commits"] == 2
 
 
 def test_pan_os_python_commit_sync(sim):

@@ -132,7 +132,10 @@ class Receiver(object):
 
 @pytest.fixture(scope="module")
 def shared_sim():
-    simulator = PrismSimulator(username="admin", password="secret", port=0, pending_seconds=0.2).start()
+    # These tests check the events each change emits; the unprompted VM.UPDATEs that follow every VM.CREATE
+    # (2 s and 4 s later, by default) have tests of their own.
+    simulator = PrismSimulator(username="admin", password="secret", port=0, pending_seconds=0.2,
+                               updates_after_create=()).start()
     yield simulator
     simulator.stop()
 
@@ -175,13 +178,14 @@ def events_seen(receiver_requests):
 # ---------------------------------------------------------------- authentication
 @pytest.mark.parametrize("auth", [None, ("admin", "wrong"), ("root", "secret")])
 @pytest.mark.parametrize("method,path", [("GET", "/users/me"), ("POST", "/webhooks/list"), ("GET", "/vms/x")])
-def test_unauthenticated_requests_get_a_non_json_401(sim, auth, method, path):
+def test_unauthenticated_requests_get_the_json_401_real_prism_sends(sim, auth, method, path):
     resp = Prism(sim, auth=auth)(method, path, json={"kind": "webhook"})
     assert resp.status_code == 401
-    assert resp.headers["WWW-Authenticate"].startswith("Basic ")
-    assert "json" not in resp.headers["Content-Type"]
-    with pytest.raises(ValueError):
-        resp.json()
+    assert resp.headers["WWW-Authenticate"] == 'Basic realm="Intent Gateway Login Required"'
+    assert resp.headers["Content-Type"] == "application/json"
+    assert resp.json() == {"state": "ERROR", "code": 401, "message_list": [{
+        "reason": "AUTHENTICATION_REQUIRED", "message": "Authentication required.",
+        "details": 'Basic realm="Intent Gateway Login Required"'}], "api_version": "3.1"}
 
 
 def test_users_me(prism):
@@ -310,10 +314,23 @@ def test_unknown_uuid_is_a_v3_404(prism, method, path):
     resp = prism(method, path % missing, json={})
     assert resp.status_code == 404
     error = resp.json()
-    assert error["api_version"] == "3.1" and error["code"] == 404 and error["kind"] == "error"
+    # The error's kind is the entity's, as in Prism.
+    assert error["api_version"] == "3.1" and error["code"] == 404 and error["kind"] == path.split("/")[1][:-1]
     assert error["state"] == "ERROR"
     assert error["message_list"][0]["reason"] == "ENTITY_NOT_FOUND"
     assert missing in error["message_list"][0]["message"]
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/vms/list"), ("GET", "/vms/web-01"), ("PUT", "/webhooks/x"),
+                                         ("DELETE", "/vms/list")])
+def test_a_uuid_that_is_none_is_a_400_invalid_uuid(prism, method, path):
+    """As Prism answers a GET on /vms/list (a list is a POST): the path's last part is taken for a uuid."""
+    resp = prism(method, path, json={})
+    assert resp.status_code == 400
+    error = resp.json()
+    assert (error["code"], error["kind"]) == (400, path.split("/")[1][:-1])
+    assert error["message_list"][0]["reason"] == "INVALID_UUID"
+    assert error["message_list"][0]["message"] == "Invalid UUID passed. %s" % path.split("/")[2]
 
 
 @pytest.mark.parametrize("body,field", [
@@ -499,8 +516,66 @@ def test_category_change_is_a_vm_update_and_power_only_is_not(sim, prism, receiv
     assert got[1]["body"]["data"]["metadata"]["metadata"]["categories"] == {"AppTier": "Db"}
 
 
+def test_two_unprompted_updates_follow_each_create(receiver):
+    """As seen on a real cluster: VM.UPDATE twice after VM.CREATE, nobody changing the VM, each carrying its state."""
+    with PrismSimulator(port=0, pending_seconds=0.05, updates_after_create=(0.3, 0.6)) as real:
+        prism = Prism(real)
+        prism.create_webhook(post_url=receiver.url, events=["VM.CREATE", "VM.UPDATE", "VM.ON"])
+        vm = prism.create_vm(name="u", ips=["10.9.8.7"], power="OFF", categories={"AppTier": "Web"})
+        assert real.wait_idle(10)  # the unprompted updates are pending work too
+        got = receiver.wait(3)
+        uuid = vm["metadata"]["uuid"]
+        assert events_seen(got) == [("VM.CREATE", uuid), ("VM.UPDATE", uuid), ("VM.UPDATE", uuid)]
+        assert [parse_event(r["body"]).ips for r in got] == [("10.9.8.7",)] * 3
+        deliveries = sim_get(real, "/_sim/deliveries")
+        assert [d["unprompted"] for d in deliveries] == [False, True, True]
+        # The VM did not change: same spec_version, no task.
+        assert prism("GET", "/vms/" + uuid).json()["metadata"]["spec_version"] == vm["metadata"]["spec_version"]
+    assert PrismSimulator(port=0).updates_after_create == (2.0, 4.0)  # on by default, as on a real cluster
+
+
+def test_older_aos_payload_shapes_per_webhook(receiver):
+    """payload_style 2017: network_reference, entity_version, memory_size_mb, api_version 3.0, and no NICs on
+    power events; and the collection's event parser reads both shapes alike."""
+    old_receiver = Receiver()
+    try:
+        with PrismSimulator(port=0, pending_seconds=0.05, updates_after_create=()) as sim:
+            prism = Prism(sim)
+            new = prism.create_webhook(name="new", post_url=receiver.url, events=["VM.CREATE", "VM.ON", "VM.OFF"])
+            old = prism.create_webhook(name="old", post_url=old_receiver.url, events=["VM.CREATE", "VM.ON", "VM.OFF"])
+            sim.set_payload_style("2017", webhook_uuid=old["metadata"]["uuid"])
+            vm = prism.create_vm(name="o", ips=["10.9.7.1"], power="ON", categories={"AppTier": "Db"})
+            prism.put_vm(vm, power_state="OFF")
+            got_new, got_old = receiver.wait(3), old_receiver.wait(3)
+        assert new["metadata"]["uuid"] != old["metadata"]["uuid"]
+        assert [r["body"]["event_type"] for r in got_old] == ["VM.CREATE", "VM.ON", "VM.OFF"]
+        create_2019 = got_new[0]["body"]["data"]["metadata"]
+        create_2017 = got_old[0]["body"]["data"]["metadata"]
+        assert create_2019["api_version"] == "3.1" and create_2017["api_version"] == "3.0"
+        assert "spec_version" in create_2019["metadata"] and "spec_version" not in create_2017["metadata"]
+        assert create_2017["metadata"]["entity_version"] == create_2019["metadata"]["spec_version"]
+        for part in ("spec", "status"):
+            nic_2017 = create_2017[part]["resources"]["nic_list"][0]
+            assert "network_reference" in nic_2017 and "subnet_reference" not in nic_2017
+            assert create_2017[part]["resources"]["memory_size_mb"] == create_2019[part]["resources"][
+                "memory_size_mib"]
+            assert "memory_size_mib" not in create_2017[part]["resources"]
+        for power in got_old[1:]:
+            entity = power["body"]["data"]["metadata"]
+            assert entity["spec"]["resources"]["nic_list"] == [] == entity["status"]["resources"]["nic_list"]
+        for new_event, old_event in zip(got_new, got_old):
+            parsed_new, parsed_old = parse_event(new_event["body"]), parse_event(old_event["body"])
+            for field in ("event_type", "vm_uuid", "vm_name", "categories", "power_state"):
+                assert getattr(parsed_old, field) == getattr(parsed_new, field), field
+        # The addresses: read from the 2017 VM.CREATE; unknown (None, "ask Prism"), not "none", at power events.
+        assert [parse_event(r["body"]).ips for r in got_old] == [("10.9.7.1",), None, None]
+        assert [parse_event(r["body"]).ips for r in got_new] == [("10.9.7.1",)] * 3
+    finally:
+        old_receiver.close()
+
+
 def test_empty_nics_on_power_on_knob(receiver):
-    with PrismSimulator(port=0, pending_seconds=0.05, empty_nics_on_power_on=True) as quirky:
+    with PrismSimulator(port=0, pending_seconds=0.05, empty_nics_on_power_on=True, updates_after_create=()) as quirky:
         prism = Prism(quirky)
         prism.create_webhook(post_url=receiver.url, events=["VM.ON", "VM.OFF"])
         vm = prism.create_vm(name="q", ips=["10.9.9.9"], power="ON")
@@ -637,6 +712,31 @@ def test_sim_stats_and_reset(sim, prism):
     assert stats["webhooks"] == 0 and stats["calls"] == {"POST /api/nutanix/v3/webhooks/list": 1}
 
 
+def test_calls_are_counted_per_api(sim, prism):
+    prism("GET", "/users/me")
+    requests.get(sim.url + "/api/vmm/v4.3/ahv/config/vms", auth=("admin", "secret"), verify=sim.cert_path, timeout=10)
+    requests.get(sim.url + "/api/vmm/v4.9/ahv/config/vms", auth=("admin", "secret"), verify=sim.cert_path, timeout=10)
+    assert sim_get(sim, "/_sim/stats")["calls_by_api"] == {"v3": 1, "v4": 2}  # a v4 path not served counts too
+
+
+@pytest.mark.parametrize("method,path", [("POST", "/webhooks/list"), ("POST", "/webhooks"), ("GET", "/webhooks/%s")])
+def test_a_prism_central_without_v3_webhooks_answers_404_there(method, path):
+    with PrismSimulator(port=0, v3_webhooks=False) as gone:
+        resp = Prism(gone)(method, path.replace("%s", "0a1b2c3d-0000-4000-8000-000000000000"), json={})
+        assert resp.status_code == 404 and resp.json()["message_list"][0]["reason"] == "ENTITY_NOT_FOUND"
+        assert resp.json()["kind"] == "webhook"
+        assert Prism(gone)("GET", "/users/me").status_code == 200  # the rest of v3 still answers
+
+
+def test_an_api_key_is_taken_on_v3_as_on_v4():
+    with PrismSimulator(port=0, api_key="pc-key") as keyed:
+        def get(headers):
+            return requests.get(keyed.url + V3 + "/users/me", headers=headers, verify=keyed.cert_path, timeout=10)
+        assert get({"X-ntnx-api-key": "pc-key"}).status_code == 200
+        assert get({"X-ntnx-api-key": "pc-kex"}).status_code == 401
+        assert Prism(keyed)("GET", "/users/me").status_code == 200  # basic auth still works
+
+
 # ---------------------------------------------------------------- standalone
 def _free_port():
     with socket.socket() as sock:
@@ -647,8 +747,11 @@ def _free_port():
 def test_standalone_script(tmp_path):
     port = _free_port()
     proc = subprocess.Popen(
-        STANDALONE + ["--port", str(port), "--username", "ops", "--password", "pw", "--pending-seconds", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
+        STANDALONE + ["--port", str(port), "--username", "ops", "--password", "pw", "--pending-seconds", "0",
+                      "--v4-versions", "v4.0,v4.1", "--no-v3-webhooks", "--updates-after-create", "",
+                      "--payload-style", "2017"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO,
+        env=dict(os.environ, PRISM_SIM_API_KEY="cli-key"))
     try:
         lines = []
         reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
@@ -663,6 +766,12 @@ def test_standalone_script(tmp_path):
         assert resp.status_code == 200 and resp.json()["status"]["name"] == "ops"
         assert requests.get("https://127.0.0.1:%d%s/users/me" % (port, V3), auth=("ops", "bad"), verify=str(cert),
                             timeout=10).status_code == 401
+
+        def status(method, path):
+            return requests.request(method, "https://127.0.0.1:%d%s" % (port, path), verify=str(cert), timeout=10,
+                                    headers={"X-ntnx-api-key": "cli-key"}).status_code
+        assert status("GET", "/api/vmm/v4.1/ahv/config/vms") == 200 and status("GET", "/api/vmm/v4.3/ahv/config/vms") == 404
+        assert status("POST", V3 + "/webhooks/list") == 404
     finally:
         proc.terminate()
         try:

@@ -367,9 +367,11 @@ def test_commit_nothing_then_a_change_then_nothing(sim, provider):
 
 @pytest.fixture(scope="module")
 def held_sim():
-    """Commit jobs here last an hour of simulated time: they finish only when the test advances the clock."""
+    """Commit jobs here last an hour of simulated time: they finish only when the test advances the clock. No
+    commit may wait in its queue (a full queue, or PAN-OS before 7.1): a second one is refused while one runs."""
     simulators = pytest.importorskip("tests.simulators.panos")
-    server = simulators.PanosSimulator(username="admin", password="admin", port=0, commit_seconds=3600).start()
+    server = simulators.PanosSimulator(username="admin", password="admin", port=0, commit_seconds=3600,
+                                       commit_queue_limit=0).start()
     yield server
     server.stop()
 

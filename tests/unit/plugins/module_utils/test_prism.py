@@ -35,7 +35,8 @@ class ScriptedPrism(object):
             path = "/" + path
             self.requests.append({"method": request.method, "path": path, "query": request.query_string,
                                   "json": request.get_json(silent=True),
-                                  "authorization": request.headers.get("Authorization")})
+                                  "authorization": request.headers.get("Authorization"),
+                                  "api_key": request.headers.get("X-ntnx-api-key")})
             steps = self.script.get(path)
             step = steps.pop(0) if steps else {"json": {"ok": True}}
             if step.get("delay"):
@@ -113,6 +114,46 @@ def test_basic_auth_in_header_never_in_url(stub):
     (call,) = stub.calls("/users/me")
     assert base64.b64decode(call["authorization"].split()[1]).decode() == "admin:%s" % PASSWORD
     assert PASSWORD not in call["path"] and PASSWORD.encode() not in call["query"]
+
+
+API_KEY = "k3y-0f-a-s3rvice-acc0unt"
+
+
+def test_an_api_key_goes_in_its_header_instead_of_basic_auth(stub):
+    PrismClient("127.0.0.1", port=stub.server.port, api_key=API_KEY, validate_certs=False).users_me()
+    PrismClient("127.0.0.1", port=stub.server.port, username="admin", password=PASSWORD, api_key=API_KEY,
+                validate_certs=False).users_me()
+    assert [(c["api_key"], c["authorization"]) for c in stub.calls("/users/me")] == [(API_KEY, None)] * 2
+    assert API_KEY.encode() not in b"".join(c["query"] for c in stub.requests)
+
+
+def test_a_refused_or_echoed_api_key_is_explained_and_never_shown(stub):
+    keyed = PrismSimulator(port=0, api_key=API_KEY).start()
+    try:
+        wrong = PrismClient(keyed.host, port=keyed.port, api_key=API_KEY[:-1], ca_path=keyed.cert_path)
+        with pytest.raises(PrismError) as info:
+            wrong.users_me()
+        assert info.value.status_code == 401 and "check nutanix_api_key" in str(info.value)
+        right = PrismClient(keyed.host, port=keyed.port, api_key=API_KEY, ca_path=keyed.cert_path)
+        assert right.users_me()["status"]["name"] == "admin"
+    finally:
+        keyed.stop()
+    stub.add("/users/me", {"status": 400, "json": v3_error(400, "BAD", "key %s is malformed" % API_KEY)})
+    with pytest.raises(PrismError) as info:
+        PrismClient("127.0.0.1", port=stub.server.port, api_key=API_KEY, validate_certs=False).users_me()
+    assert API_KEY not in str(info.value) and "key ******** is malformed" in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"username": "admin"}, {"password": PASSWORD}, {"api_key": ""}])
+def test_credentials_are_a_user_and_password_or_a_key(kwargs):
+    with pytest.raises(PrismError) as info:
+        PrismClient("prism", **kwargs)
+    assert str(info.value) == prism.MISSING_CREDENTIALS
+
+
+def test_api_must_be_auto_v3_or_v4():
+    with pytest.raises(PrismError, match="api must be one of auto, v3, v4, not 'v5'"):
+        PrismClient("prism", username="u", password="p", api="v5")
 
 
 def test_5xx_retried_with_exponential_backoff(stub, sleeps):
@@ -208,7 +249,7 @@ def test_bad_host_refused_before_any_request(host):
 
 # --------------------------------------------------------------------------- errors
 
-def test_401_html_body_is_explained_without_the_password(sim):
+def test_401_json_body_is_explained_without_the_password(sim):
     client = PrismClient(sim.host, port=sim.port, username="admin", password="Wrong-" + PASSWORD,
                          validate_certs=False)
     with pytest.raises(PrismError) as info:
@@ -220,10 +261,10 @@ def test_401_html_body_is_explained_without_the_password(sim):
 
 def test_v3_error_reason_and_message(sim):
     with pytest.raises(PrismError) as info:
-        sim_client(sim).get_webhook("0000-missing")
+        sim_client(sim).get_webhook("0a1b2c3d-0000-4000-8000-000000000000")
     err = info.value
     assert err.status_code == 404 and err.reason == "ENTITY_NOT_FOUND"
-    assert "HTTP 404: ENTITY_NOT_FOUND: webhook 0000-missing not found" in str(err)
+    assert "HTTP 404: ENTITY_NOT_FOUND: webhook 0a1b2c3d-0000-4000-8000-000000000000 not found" in str(err)
 
 
 def test_validation_error_details_are_shown(sim):
@@ -264,6 +305,27 @@ def test_a_web_server_404_is_not_taken_for_a_missing_entity(stub):
     assert "GET /api/nutanix/v3/webhooks/abc with HTTP 404 and no Prism error: this is not a Prism v3 API" in text
     assert "the server calls itself 'Werkzeug/" in text and "nutanix_port" in text
     assert info.value.status_code is None and "Not Found Not Found" not in text
+    assert info.value.http_status == 404  # what answered said 404: "nothing served here", not "entity gone"
+
+
+def test_a_v4_error_body_becomes_the_message_list(stub):
+    body = {"data": {"error": [{"code": "VMM-20005", "severity": "ERROR", "message": "Failed to perform the "
+                                "operation as the backend service could not find the entity."}],
+                     "$objectType": "vmm.v4.error.ErrorResponse"}}
+    stub.script["/api/vmm/v4.3/ahv/config/vms/x"].append({"status": 404, "json": body})
+    with pytest.raises(PrismError) as info:
+        stub.client().call("GET", "/api/vmm/v4.3/ahv/config/vms/x")
+    assert (info.value.status_code, info.value.reason) == (404, "VMM-20005")
+    assert "answered GET /api/vmm/v4.3/ahv/config/vms/x with HTTP 404: VMM-20005: Failed to perform" in str(
+        info.value)
+
+
+def test_a_web_server_on_a_v4_path_is_not_prism_v4(stub):
+    stub.script["/api/vmm/v4.3/ahv/config/vms"].append({"status": 200, "text": "<html>portal</html>"})
+    with pytest.raises(PrismError) as info:
+        stub.client().call("GET", "/api/vmm/v4.3/ahv/config/vms", params={"$limit": 1})
+    assert "this is not a Prism v4 API" in str(info.value) and "Prism Central serves the v4 API" in str(info.value)
+    assert stub.requests[-1]["query"] == b"%24limit=1"
 
 
 def test_json_that_is_not_a_v3_entity_is_explained(stub):
@@ -387,6 +449,30 @@ def test_find_webhooks_with_special_names(sim, name):
     client.create_webhook(webhook_spec("other", "https://127.0.0.1:9/", ["VM.ON"]))
     uuid = client.create_webhook(webhook_spec(name, "https://127.0.0.1:9/", ["VM.ON"]))["metadata"]["uuid"]
     assert [h["metadata"]["uuid"] for h in client.find_webhooks(name)] == [uuid]
+
+
+def test_a_prism_without_v3_webhooks_points_to_the_poll_source():
+    gone = PrismSimulator(port=0, v3_webhooks=False).start()
+    try:
+        client = PrismClient(gone.host, port=gone.port, username="admin", password="secret", ca_path=gone.cert_path)
+        with pytest.raises(PrismError) as info:
+            client.find_webhooks("listener")
+        text = str(info.value)
+        assert "serves the v3 API but no v3 webhooks (HTTP 404 on POST /api/nutanix/v3/webhooks/list)" in text
+        assert "prism.source: poll" in text and "docs/listener.md" in text
+        assert info.value.status_code == 404
+        # It asked Prism's v3 users/me before saying so.
+        assert gone.stats()["calls"]["GET /api/nutanix/v3/users/me"] == 1
+    finally:
+        gone.stop()
+
+
+def test_a_404_on_webhooks_from_something_that_is_not_prism_says_so(stub):
+    stub.add("/webhooks/list", {"status": 404, "text": "<h1>Not Found</h1>"})
+    stub.add("/users/me", {"status": 404, "text": "<h1>Not Found</h1>"})
+    with pytest.raises(PrismError) as info:
+        stub.client().list_webhooks()
+    assert "webhooks/list with HTTP 404 and no Prism error: this is not a Prism v3 API" in str(info.value)
 
 
 def test_list_vms_is_lazy_and_complete(sim):

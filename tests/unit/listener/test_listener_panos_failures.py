@@ -73,14 +73,14 @@ def test_an_address_that_gives_no_object_name_fails_its_event_alone(tmp_path, pr
                                                                     monkeypatch):
     vms = prism.seed_vms(4, "app", {"AppTier": "Web"}, first_ip="10.82.0.1")
     # Prism reports a zone index on one VM's address (the event parser drops those; this one slips past it).
-    real_lookup = PanosPlugin._vm_states_for
+    real_lookup = prism_api.PrismClient.vm_states_for
 
     def lookup(self, uuids):
         states = real_lookup(self, uuids)
         if vms[1] in states:
             states[vms[1]] = VmState(vms[1], "zoned", "ON", ["fe80::1%eth0"], {"AppTier": "Web"})
         return states
-    monkeypatch.setattr(PanosPlugin, "_vm_states_for", lookup)
+    monkeypatch.setattr(prism_api.PrismClient, "vm_states_for", lookup)
     svc = services(panos_config(tmp_path, prism, [target(firewall)], queue=ONE_BATCH,
                                 options={"mode": "address-object"}))
     for vm in vms:
@@ -253,13 +253,12 @@ def test_a_failing_reconcile_backs_off_and_recovers(tmp_path, prism, firewall):
     registry = CollectorRegistry()
     plugin.start(PluginContext(cfg.plugin.options, cfg, logging.getLogger("test"), str(tmp_path), registry))
     try:
-        real_listing = plugin._vm_states
         attempts = []
 
         def listing():
             attempts.append(now[0])
             raise RuntimeError("one VM in Prism's list cannot be read")
-        plugin._vm_states = listing
+        plugin.prism.vm_states = listing
         for dummy in range(900):              # 15 minutes of ticks, one a second
             plugin.tick()
             now[0] += 1
@@ -268,7 +267,7 @@ def test_a_failing_reconcile_backs_off_and_recovers(tmp_path, prism, firewall):
         assert registry.get_sample_value("netevents_listener_panos_reconciles_total",
                                          {"result": "failed"}) == len(attempts)
         assert plugin.health()["reconcile"]["failures"] == len(attempts)
-        plugin._vm_states = real_listing
+        del plugin.prism.vm_states            # the client's own again
         now[0] += 3600
         plugin.tick()
         assert registry.get_sample_value("netevents_listener_panos_reconciles_total", {"result": "ok"}) == 1

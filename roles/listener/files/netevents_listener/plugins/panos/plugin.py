@@ -20,9 +20,8 @@ import os
 import time
 
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_api
-from ansible_collections.netevents.nutanix.plugins.module_utils.events import VmState, vm_state_from_entity
+from ansible_collections.netevents.nutanix.plugins.module_utils.events import VmState
 from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismError
-from ansible_collections.netevents.nutanix.plugins.module_utils.reconcile import read_vm_states
 from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import TagMapper
 
 from ...api import Defer, Plugin, PluginError, Unavailable
@@ -167,14 +166,14 @@ class PanosPlugin(Plugin):
             for first in range(0, len(uuids), LOOKUP_CHUNK):
                 chunk = uuids[first:first + LOOKUP_CHUNK]
                 try:
-                    states.update(self._vm_states_for(chunk))
+                    states.update(self.prism.vm_states_for(chunk))
                 except Exception as e:  # pylint: disable=broad-except
                     if isinstance(e, PrismError) and _prism_down(e):
                         raise
                     # One VM spoiled the lookup of all (a refusal, an entity that does not parse): each alone.
                     for uuid in chunk:
                         try:
-                            states.update(self._vm_states_for([uuid]))
+                            states.update(self.prism.vm_states_for([uuid]))
                         except Exception as own:  # pylint: disable=broad-except
                             if isinstance(own, PrismError) and _prism_down(own):
                                 raise
@@ -184,27 +183,6 @@ class PanosPlugin(Plugin):
         finally:
             self.metrics.prism_lookup_seconds.observe(time.monotonic() - started)
         return states
-
-    def _vm_states_for(self, uuids):
-        """{uuid: VmState or None}. The adapter until PrismClient.vm_states_for lands (prism's v4 work): then only
-        that call remains."""
-        lookup = getattr(self.prism, "vm_states_for", None)
-        if lookup is not None:
-            return lookup(uuids)
-        states = {}
-        for uuid in uuids:
-            try:
-                states[uuid] = vm_state_from_entity(self.prism.get_vm(uuid))
-            except PrismError as e:
-                if e.status_code != 404:
-                    raise
-                states[uuid] = None  # deleted: nothing may stay registered
-        return states
-
-    def _vm_states(self):
-        """Every VM (the adapter until PrismClient.vm_states lands, like _vm_states_for)."""
-        listing = getattr(self.prism, "vm_states", None)
-        return listing() if listing is not None else read_vm_states(self.prism)
 
     def _resolve(self, event, states):
         """(Record or None, hint): what the VM should have now, and what a trusted payload says it had (or None).
@@ -308,7 +286,7 @@ class PanosPlugin(Plugin):
     def _reconcile(self):
         self._purpose = "reconcile"
         try:
-            vms = self._vm_states()
+            vms = self.prism.vm_states()
         except PrismError as e:
             raise PrismError("cannot list VMs from Prism: %s" % e)
         finally:

@@ -63,7 +63,17 @@ _PANORAMA_MODELS = ("Panorama", "M-")
 
 
 class PanosError(Exception):
-    """A PAN-OS failure, with a message meant for the person running the playbook."""
+    """A PAN-OS failure, with a message meant for the person running the playbook.
+
+    unavailable -- None when the device answered this request with an error (the request is at fault), else why
+    the device could not be used at all, whatever was asked: "unreachable", "timeout", "TLS failure",
+    "credentials refused", "HTTP 503", "not PAN-OS" (the listener then waits for the device instead of failing
+    events).
+    """
+
+    def __init__(self, message, unavailable=None):
+        super(PanosError, self).__init__(message)
+        self.unavailable = unavailable
 
 
 def validate_name(name, kind="tag"):
@@ -202,6 +212,29 @@ def describe_error(exc, where="the PAN-OS device"):
     return "%s answered: %s" % (where, text)
 
 
+def unavailable_reason(exc):
+    """Why *exc* (a pan.xapi / pan-os-python / socket error) means the device cannot be used at all, or None when
+    the device answered the request itself with an error (pan.xapi prefixes transport failures with URLError)."""
+    low = str(exc).strip().lower()
+    if "invalid credential" in low:
+        return "credentials refused"
+    if not (isinstance(exc, OSError) or low.startswith(("urlerror", "ssl."))):
+        return "not PAN-OS" if "no handler for content-type" in low or "parseerror" in low else None
+    status = _HTTP_STATUS_RE.search(low)
+    code = int(status.group(1)) if status else None
+    if "certificate" in low or "ssl" in low or "tls" in low:
+        return "TLS failure"
+    if code in (401, 403):
+        return "credentials refused"
+    if "timed out" in low or "timeout" in low:
+        return "timeout"
+    if code in (404, 405):
+        return "not PAN-OS"
+    if code is not None:
+        return "HTTP %d" % code if code >= 500 or code in (408, 429) else None
+    return "unreachable"
+
+
 _LIBRARY_DIRS = tuple(os.path.dirname(module.__file__) + os.sep for module in (pan.xapi, panos)) if HAS_PANOS else ()
 
 
@@ -227,11 +260,11 @@ def api_errors(where="the PAN-OS device"):
         raise
     except Exception as e:
         if HAS_PANOS and isinstance(e, pan.xapi.PanXapiError):  # and all of panos.errors
-            raise PanosError(describe_error(e, where))
+            raise PanosError(describe_error(e, where), unavailable_reason(e))
         if not _raised_in_library(e):
             raise
         if isinstance(e, OSError):  # ssl.SSLError and socket errors
-            raise PanosError(describe_error(e, where))
+            raise PanosError(describe_error(e, where), unavailable_reason(e) or "unreachable")
         # pan-os-python indexes the device's answers blindly; a missing element must not become a traceback.
         raise PanosError("unexpected answer from %s (%s: %s)" % (where, type(e).__name__, e))
 
@@ -289,7 +322,8 @@ def connect(provider, vsys="vsys1", device_group=None, timeout=DEFAULT_API_TIMEO
         info = probe.show_system_info()
         system = info.get("system") if isinstance(info, dict) else None
         if not isinstance(system, dict):
-            raise PanosError("%s answered 'show system info' without <system>: %s" % (where, _NOT_PANOS))
+            raise PanosError("%s answered 'show system info' without <system>: %s" % (where, _NOT_PANOS),
+                             "not PAN-OS")
         model = str(system.get("model") or "")
         cls = Panorama if model.startswith(_PANORAMA_MODELS) else Firewall
         device = _secure(cls(host, api_key=key, port=port, timeout=timeout), context)
@@ -721,7 +755,7 @@ def commit(device, description=None, admins=None, force=False, sync=True, timeou
             break
         if time.monotonic() + interval > deadline:
             raise PanosError("another commit is still running on %s after %ss; try again later or raise timeout"
-                             % (where, timeout))
+                             % (where, timeout), "timeout")
         waited_for_other = True
         time.sleep(interval)
     if jobid is None:
@@ -738,7 +772,7 @@ def commit(device, description=None, admins=None, force=False, sync=True, timeou
             break
         if time.monotonic() + interval > deadline:
             raise PanosError("commit job %d on %s has not finished after %ss (status %s, %s%%); it goes on "
-                             "on the device" % (jobid, where, timeout, job["status"], job["progress"]))
+                             "on the device" % (jobid, where, timeout, job["status"], job["progress"]), "timeout")
         time.sleep(interval)
     result.update(result=job["result"], status=job["status"], details=job["details"], warnings=job["warnings"],
                   job=job)

@@ -4,7 +4,8 @@ The container (tests/functional/systemd_host.py) shares the host's network names
 reaches the Prism and PAN-OS simulators on 127.0.0.1 and they reach it. Shown, each read back independently of the
 role: the unit active, idempotent, and hardened (systemd-analyze security inside, the process's own status, the IP
 allowlist enforced by the kernel); kill -9 of the service, which systemd restarts without losing an acknowledged
-event; JSON logs in journald; a reboot that brings the service back with its queue; removal that leaves nothing.
+event; JSON logs in journald; a reboot that brings the service back with what it holds for the firewall (its
+queue, and the panos plugin's state); removal that leaves nothing.
 
 Needs root, debootstrap, systemd-nspawn, nsenter and ssh: skipped with the reason when one is missing, but with
 CI=true (.ci/run installs them) a missing one fails the test.
@@ -86,6 +87,12 @@ class Deployment(object):
             return requests.get(self.url + "/healthz", timeout=5).json()
         except (requests.RequestException, ValueError):
             return None
+
+    def holding_for_the_firewall(self):
+        """True while acknowledged events wait for the firewall that is down: still queued, or applied to the panos
+        plugin's desired state (kept in its state file) with the firewall's breaker open."""
+        health = self.health()
+        return bool(health) and (health["queue_depth"] > 0 or not health["plugin_health"]["ok"])
 
 
 class Events(object):
@@ -174,7 +181,7 @@ def test_deploy_kill_reboot_remove_on_systemd(tmp_path, host, prism_sim, panos_s
     events = Events(prism_sim)
     panos_sim.fault("refuse", seconds=300)
     assert all(events.send(*vm) for vm in events.new_vms(20))
-    assert deployment.health()["queue_depth"] >= 20
+    assert wait_for(deployment.holding_for_the_firewall, 30, "the events held for the firewall")
     host.run("kill", "-9", pid)
     # Prism goes on sending while systemd restarts the service: an event refused meanwhile is Prism's to resend.
     for vm in events.new_vms(100):
@@ -193,14 +200,15 @@ def test_deploy_kill_reboot_remove_on_systemd(tmp_path, host, prism_sim, panos_s
     journal = host.run("journalctl", "--no-pager", "-o", "cat", "-u", SERVICE).stdout
     assert not [secret for secret in SECRETS if secret in journal]
 
-    # --- a reboot brings the service back with the events it had queued
+    # --- a reboot brings the service back with what it held for the firewall
     panos_sim.fault("refuse", seconds=300)
     assert all(events.send(*vm) for vm in events.new_vms(10))
+    assert wait_for(deployment.holding_for_the_firewall, 30, "the events held for the firewall")
     host.reboot()
     wait_for(lambda: deployment.show("ActiveState")["ActiveState"] == "active", 60, "the service after the reboot")
-    assert wait_for(deployment.health, 60, "/healthz after the reboot")["queue_depth"] >= 10
+    assert wait_for(deployment.holding_for_the_firewall, 60, "/healthz after the reboot, holding for the firewall")
     panos_sim.clear_fault()
-    wait_for(lambda: not events.not_on_firewall(panos_sim), 90, "the queued events on the firewall after the reboot")
+    wait_for(lambda: not events.not_on_firewall(panos_sim), 90, "the held events on the firewall after the reboot")
 
     # --- removal leaves no unit, user or file behind
     deployment.play("remove_listener.yml", listener_purge_state=True)

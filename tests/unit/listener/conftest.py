@@ -6,6 +6,8 @@ import pytest
 
 from listener_helpers import ListenerProcess
 from panos_helpers import start_firewall, start_prism
+from netevents_listener.config import load_config
+from netevents_listener.service import Service
 
 
 @pytest.fixture
@@ -42,3 +44,17 @@ def firewall():
     sim = start_firewall()
     yield sim
     sim.stop()
+
+
+@pytest.fixture
+def services():
+    """Factory for in-process listeners (Service) from a config file; each is stopped at the end of the test."""
+    started = []
+
+    def start(config_path):
+        svc = Service(load_config(config_path)).start()
+        started.append(svc)
+        return svc
+    yield start
+    for svc in started:
+        svc.stop(timeout=10)

@@ -1,12 +1,14 @@
 """Helpers for the panos plugin tests: simulators, a listener configuration that uses them, and a reader of the
 firewall that goes through the XML API with requests (as an operator's script would), never through the plugin.
 """
+import base64
+import json
 import time
 import xml.etree.ElementTree as ET
 
 import requests
 
-from listener_helpers import WEBHOOK_PASSWORD, WEBHOOK_USER, make_config, write_secret
+from listener_helpers import WEBHOOK_PASSWORD, WEBHOOK_USER, make_config, wait_for, write_secret
 from ansible_collections.netevents.nutanix.plugins.module_utils.prism import webhook_spec
 from tests.simulators.panos import PanosSimulator
 from tests.simulators.prism import PrismSimulator
@@ -54,6 +56,29 @@ def panos_config(directory, prism, targets, options=None, queue=None, reconcile_
         extra={"prism": {"host": prism.host, "port": prism.port, "username": PRISM_USER,
                          "password_file": "prism_password", "ca_path": prism.cert_path},
                "reconcile": {"interval_minutes": reconcile_minutes}})
+
+
+# The in-process listener (netevents_listener.service.Service, started by the ``services`` fixture).
+HEADERS = {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (WEBHOOK_USER, WEBHOOK_PASSWORD)).encode()).decode(),
+           "Content-Type": "application/json"}
+
+
+def post(svc, body):
+    """POST one webhook body to an in-process listener through its Flask app; it must be acknowledged."""
+    response = svc.app.test_client().post("/listener/callback", data=json.dumps(body), headers=HEADERS)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def drained(svc, timeout=30):
+    wait_for(lambda: svc.queue.depth() == 0 and svc.dispatcher.batch_started is None, timeout=timeout,
+             message="the queue drained")
+
+
+def counter(svc, name, **labels):
+    """The sum of a metric's samples (those with these label values) in the service's registry."""
+    return sum(m.value for family in svc.metrics.registry.collect() for m in family.samples
+               if m.name == name and all(m.labels.get(k) == v for k, v in labels.items()))
 
 
 def prism_client(prism):

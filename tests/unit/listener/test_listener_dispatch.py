@@ -1,5 +1,5 @@
 """Queue + dispatcher with a scripted plugin and a fake clock: order per VM, backoff, dead letters, requeue,
-group commit and wake-ups."""
+deferrals, pauses without charged attempts, group commit and wake-ups."""
 import json
 import sqlite3
 import threading
@@ -9,7 +9,7 @@ import types
 import pytest
 
 from listener_helpers import envelope
-from netevents_listener.api import Plugin, PluginError
+from netevents_listener.api import Defer, Plugin, PluginError, Unavailable
 from netevents_listener import dispatcher as dispatcher_module
 from netevents_listener.dispatcher import Dispatcher
 from netevents_listener.metrics import Metrics
@@ -187,6 +187,72 @@ def test_none_means_success_and_missing_results_are_failures(queue, clock, retur
     put(queue, "B", "VM.ON")
     step(d, clock)
     assert queue.depth() == expected_failed
+
+
+@pytest.fixture
+def short_waits(monkeypatch):
+    """The fake clock does not move while the dispatcher waits: keep those (real) waits short."""
+    monkeypatch.setattr(dispatcher_module, "_IDLE_POLL_S", 0.01)
+
+
+def test_prism_unavailable_charges_no_attempt_and_pauses_until_a_probe_batch_goes_through(queue, clock, short_waits):
+    class PrismDown(ScriptedPlugin):
+        down = True
+
+        def handle_batch(self, events):
+            if self.down:
+                self.batches.append([(e.vm_uuid, e.event_type, e.attempt) for e in events])
+                raise Unavailable("cannot read VMs from Prism: connection refused")
+            return super().handle_batch(events)
+
+    plugin = PrismDown()
+    metrics = Metrics()
+    d = Dispatcher(queue, plugin, settings(max_attempts=2, backoff_initial_s=1.0, backoff_max_s=4.0), metrics,
+                   clock=clock)
+    put(queue, "A", "VM.ON")
+    put(queue, "B", "VM.ON")
+    pauses = []
+    for dummy in range(5):                 # far more rounds than max_attempts
+        assert step(d, clock) == 2         # the probe batch: every event, none charged
+        pauses.append(d.pause.retry_in())
+        assert [e.attempts for e in queue.pending()] == [0, 0]
+        assert d.health()["paused"]["reason"] == "prism"
+        assert step(d, clock, pauses[-1] / 2) == 0     # paused: no batch before the backoff is over
+        clock.now += pauses[-1]
+    assert pauses == [1.0, 2.0, 4.0, 4.0, 4.0]
+    assert queue.dead_count() == 0 and metrics.paused._value.get() == 1
+    plugin.down = False
+    assert step(d, clock) == 2
+    assert queue.depth() == 0 and not d.pause.is_open and "paused" not in d.health()
+    assert metrics.paused._value.get() == 0
+    assert [b[0][2] for b in plugin.batches] == [1] * 6   # every try was the first attempt
+
+
+def test_a_deferred_event_costs_no_attempt_and_a_newer_event_of_its_vm_supersedes_it(queue, clock, short_waits):
+    class WaitingForIp(ScriptedPlugin):
+        def handle_batch(self, events):
+            self.batches.append([(e.vm_uuid, e.event_type, e.attempt) for e in events])
+            return [Defer(5, "no IP yet") if e.event_type == "VM.ON" else None for e in events]
+
+    plugin = WaitingForIp()
+    metrics = Metrics()
+    d = Dispatcher(queue, plugin, settings(max_attempts=2), metrics, clock=clock)
+    on = put(queue, "A", "VM.ON")
+    put(queue, "B", "VM.UPDATE")
+    assert step(d, clock) == 2
+    for dummy in range(3):
+        assert step(d, clock, 4.9) == 0                # not due yet
+        assert step(d, clock, 0.1) == 1                # due again: still not ready
+    [waiting] = queue.pending()
+    assert (waiting.id, waiting.attempts, waiting.last_error) == (on, 0, "deferred: no IP yet")
+    put(queue, "A", "VM.OFF")                           # a newer hint of the same VM
+    assert step(d, clock) == 1
+    assert plugin.batches[-1] == [("A", "VM.OFF", 1)]
+    assert queue.depth() == 0 and queue.dead_count() == 0
+    assert metrics.superseded.labels("VM.ON")._value.get() == 1
+    assert metrics.deferred.labels("VM.ON")._value.get() == 4
+    assert plugin.batches == [[("A", "VM.ON", 1), ("B", "VM.UPDATE", 1)]] + [[("A", "VM.ON", 1)]] * 3 + [
+        [("A", "VM.OFF", 1)]]
 
 
 def test_an_attempt_is_counted_before_running_so_a_crashing_event_ends_in_the_dead_letters(queue, clock):

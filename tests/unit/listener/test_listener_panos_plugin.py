@@ -1,7 +1,7 @@
 """The panos plugin in-process (Service + Flask test client) against the simulators: option checking, names that
 cannot inject into PAN-OS, per-event failures, shared addresses, stale events, waiting for an IP, and the
-dispatcher's tick hook the reconcile runs from. Outcomes are read from the firewall's XML API."""
-import base64
+dispatcher's tick hook the reconcile runs from. Outcomes are read from the firewall's XML API. (Failures and
+outages: test_listener_panos_failures.py.)"""
 import json
 import re
 import time
@@ -9,45 +9,16 @@ import types
 
 import pytest
 
-from listener_helpers import WEBHOOK_PASSWORD, WEBHOOK_USER, envelope, make_config, wait_for, write_secret
-from panos_helpers import (FirewallApi, create_vm, panos_config, prism_client, target)
+from listener_helpers import envelope, make_config, wait_for, write_secret
+from panos_helpers import (FirewallApi, counter, create_vm, drained, panos_config, post, prism_client, set_power,
+                           target)
 from netevents_listener import ConfigError, Plugin
 from netevents_listener.config import load_config
 from netevents_listener.dispatcher import Dispatcher
 from netevents_listener.metrics import Metrics
-from netevents_listener.service import Service
 from netevents_listener.store import EventQueue
 
-HEADERS = {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (WEBHOOK_USER, WEBHOOK_PASSWORD)).encode()).decode(),
-           "Content-Type": "application/json"}
 WEB, DB = "ntnx.AppTier.Web", "ntnx.AppTier.DB"
-
-
-@pytest.fixture
-def services():
-    started = []
-
-    def start(config_path):
-        svc = Service(load_config(config_path)).start()
-        started.append(svc)
-        return svc
-    yield start
-    for svc in started:
-        svc.stop(timeout=10)
-
-
-def post(svc, body):
-    response = svc.app.test_client().post("/listener/callback", data=json.dumps(body), headers=HEADERS)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def drained(svc):
-    wait_for(lambda: svc.queue.depth() == 0 and svc.dispatcher.batch_started is None, message="the queue drained")
-
-
-def counter(svc, name):
-    return sum(m.value for family in svc.metrics.registry.collect() for m in family.samples if m.name == name)
 
 
 def config_errors(tmp_path, options, prism_section=True):
@@ -64,7 +35,8 @@ def test_options_are_checked_and_every_problem_is_listed(tmp_path):
                      "ca_path": "missing.pem"},
                     {"ip_address": "fw2"}, "fw3"],
         "mode": "commit-everything", "tag_timeout": -1, "address_prefix": "x" * 30,
-        "tag_mapping": {"AppTier:Web": "web'] | //*[@name='"}, "comit_timeout": 5})
+        "tag_mapping": {"AppTier:Web": "web'] | //*[@name='"}, "comit_timeout": 5, "probe_initial_s": 5,
+        "probe_max_s": 1, "wait_for_ip_attempts": 3})
     text = "\n".join(errors)
     for expected in (
             "plugin.options: comit_timeout: unknown key (did you mean 'commit_timeout'?)",
@@ -76,7 +48,9 @@ def test_options_are_checked_and_every_problem_is_listed(tmp_path):
             "plugin.options: mode: must be one of registered-ip, address-object, got 'commit-everything'",
             "plugin.options: tag_timeout: must be between 0 and 2592000, got -1",
             "plugin.options: address_prefix: the address name",
-            "plugin.options: tag_mapping.AppTier:Web: the tag name \"web'] | //*[@name='\" is not accepted"):
+            "plugin.options: tag_mapping.AppTier:Web: the tag name \"web'] | //*[@name='\" is not accepted",
+            "plugin.options: probe_max_s: must not be smaller than probe_initial_s",
+            "plugin.options: wait_for_ip_attempts: unknown key (did you mean 'wait_for_ip_s'?)"):
         assert expected in text, text
     assert config_errors(tmp_path, {"targets": [{"ip_address": "fw1", "password_file": "fw_password"}]},
                          prism_section=False) == [
@@ -105,7 +79,8 @@ def test_options_are_checked_and_every_problem_is_listed(tmp_path):
 
 def test_category_values_and_vm_names_cannot_inject_into_pan_os(tmp_path, prism, firewall, services):
     fw = FirewallApi(firewall)
-    svc = services(panos_config(tmp_path, prism, [target(firewall)]))
+    # The payload itself says what is registered (trust_payload): the most direct path for hostile text.
+    svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"trust_payload": True}))
     hostile = {"AppTier": "x']/../../entry[@name='y", "Owner": "<b>&amp;\"q\"</b>"}
     post(svc, envelope("vm-1", "VM.ON", ip="10.1.0.1", categories=hostile))
     drained(svc)
@@ -119,7 +94,8 @@ def test_category_values_and_vm_names_cannot_inject_into_pan_os(tmp_path, prism,
 
 def test_address_objects_get_safe_names_and_descriptions(tmp_path, prism, firewall, services):
     fw = FirewallApi(firewall)
-    svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"mode": "address-object"}))
+    svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"mode": "address-object",
+                                                                              "trust_payload": True}))
     body = envelope("vm-1", "VM.ON", ip="2001:db8::5", categories={"AppTier": "Web"})
     body["data"]["metadata"]["status"]["name"] = "evil</description><tag><member>x</member></tag>"
     post(svc, body)
@@ -132,33 +108,41 @@ def test_address_objects_get_safe_names_and_descriptions(tmp_path, prism, firewa
 
 def test_a_tag_pan_os_would_refuse_dead_letters_that_event_only(tmp_path, prism, firewall, services):
     fw = FirewallApi(firewall)
+    [good] = prism.seed_vms(1, "good", {"AppTier": "Web"}, first_ip="10.2.0.1")
+    [bad] = prism.seed_vms(1, "bad", {"-Tier": "Web"}, first_ip="10.2.0.2")
     svc = services(panos_config(tmp_path, prism, [target(firewall)], queue={"batch_window_ms": 300},
                                 options={"tag_format": "{category}.{value}", "owned_prefix": "AppTier."}))
-    post(svc, envelope("vm-good", "VM.ON", ip="10.2.0.1", categories={"AppTier": "Web"}))
-    post(svc, envelope("vm-bad", "VM.ON", ip="10.2.0.2", categories={"-Tier": "Web"}))
+    post(svc, envelope(good, "VM.ON"))
+    post(svc, envelope(bad, "VM.ON"))
     drained(svc)
     assert fw.registered_ips() == {"10.2.0.1": {"AppTier.Web"}}
     [dead] = svc.queue.dead_letters()
-    assert dead.vm_uuid == "vm-bad" and dead.attempts == 1
-    assert "VM vm-bad: the category -Tier:Web gives no tag name PAN-OS accepts" in dead.last_error
+    assert dead.vm_uuid == bad and dead.attempts == 1
+    assert "VM %s: the category -Tier:Web gives no tag name PAN-OS accepts" % bad in dead.last_error
 
 
 def test_an_address_two_vms_share_keeps_what_the_other_vm_still_needs(tmp_path, prism, firewall, services):
     fw = FirewallApi(firewall)
+    client = prism_client(prism)
+    vm_1 = create_vm(client, "one", "10.3.0.9", {"AppTier": "Web"})
+    vm_2 = create_vm(client, "two", "10.3.0.9", {"AppTier": "DB"})
     svc = services(panos_config(tmp_path, prism, [target(firewall)]))
-    post(svc, envelope("vm-1", "VM.ON", ip="10.3.0.9", categories={"AppTier": "Web"}))
-    post(svc, envelope("vm-2", "VM.ON", ip="10.3.0.9", categories={"AppTier": "DB"}))
+    post(svc, envelope(vm_1, "VM.ON"))
+    post(svc, envelope(vm_2, "VM.ON"))
     drained(svc)
     assert fw.registered_ips() == {"10.3.0.9": {WEB, DB}}
-    post(svc, envelope("vm-1", "VM.DELETE"))           # no IP in the payload: the plugin remembers
+    client.delete_vm(vm_1)
+    client.wait_for_vm_deleted(vm_1)
+    post(svc, envelope(vm_1, "VM.DELETE"))           # Prism no longer knows it: what it had goes
     drained(svc)
     assert fw.registered_ips() == {"10.3.0.9": {DB}}
-    post(svc, envelope("vm-2", "VM.OFF"))
+    set_power(client, vm_2, "OFF")
+    post(svc, envelope(vm_2, "VM.OFF"))
     drained(svc)
     assert fw.registered_ips() == {}
 
 
-def test_events_queued_before_the_reconcile_are_read_from_prism(tmp_path, prism, firewall, services):
+def test_an_event_queued_while_the_listener_was_down_ends_in_prisms_state(tmp_path, prism, firewall, services):
     client = prism_client(prism)
     vm = create_vm(client, "app", "10.4.0.1", {"AppTier": "DB"})
     config = panos_config(tmp_path, prism, [target(firewall)], reconcile_minutes=60)
@@ -181,27 +165,36 @@ def test_a_vm_on_without_an_ip_yet_waits_for_prism_to_report_one(tmp_path, prism
                                metadata={"categories": {"AppTier": "Web"}})
     vm = created["metadata"]["uuid"]
     entity = client.wait_for_vm(vm, timeout=30)
-    svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"wait_for_ip_attempts": 10}))
+    # Far more looks than max_attempts fit in the window: they are deferrals, not attempts.
+    svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"wait_for_ip_s": 120},
+                                queue={"max_attempts": 1}))
     post(svc, envelope(vm, "VM.ON"))
-    wait_for(lambda: counter(svc, "netevents_listener_events_failed_total") >= 1, message="a retry")
-    # The address shows up in Prism (DHCP, guest tools) while the event is being retried.
+    wait_for(lambda: counter(svc, "netevents_listener_events_deferred_total") >= 3, message="three looks")
+    [waiting] = svc.queue.pending()
+    assert waiting.attempts == 0 and waiting.last_error.startswith("deferred: VM %s is on but Prism" % vm)
+    # The address shows up in Prism (DHCP, guest tools) while the event waits.
     entity["spec"]["resources"]["nic_list"] = [{"ip_endpoint_list": [{"ip": "10.5.0.1"}]}]
     client.update_vm(vm, entity["spec"], entity["metadata"]["spec_version"], metadata=entity["metadata"])
     wait_for(lambda: fw.registered_ips() == {"10.5.0.1": {WEB}}, message="the IP registered once Prism knew it")
     drained(svc)
-    assert svc.queue.dead_count() == 0
+    assert svc.queue.dead_count() == 0 and counter(svc, "netevents_listener_events_failed_total") == 0
 
 
-def test_a_vm_that_never_gets_an_ip_is_applied_after_the_waiting_attempts(tmp_path, prism, firewall, services):
+def test_a_vm_that_never_gets_an_ip_is_applied_with_a_warning_after_the_wait(tmp_path, prism, firewall, services,
+                                                                             caplog):
     client = prism_client(prism)
     created = client.create_vm({"name": "no-nic", "resources": {"power_state": "ON", "nic_list": []}},
                                metadata={"categories": {"AppTier": "Web"}})
     vm = created["metadata"]["uuid"]
     client.wait_for_vm(vm, timeout=30)
-    svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"wait_for_ip_attempts": 2}))
+    svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"wait_for_ip_s": 2}))
     post(svc, envelope(vm, "VM.ON"))
     wait_for(lambda: counter(svc, "netevents_listener_events_applied_total") == 1, message="applied")
-    assert counter(svc, "netevents_listener_events_failed_total") == 2 and svc.queue.dead_count() == 0
+    assert counter(svc, "netevents_listener_events_deferred_total") >= 1
+    assert counter(svc, "netevents_listener_events_failed_total") == 0 and svc.queue.dead_count() == 0
+    assert counter(svc, "netevents_listener_panos_ip_waits_expired_total") == 1
+    assert any(r.levelname == "WARNING" and "VM %s is on but Prism reported no IP address within wait_for_ip_s" % vm
+               in r.getMessage() for r in caplog.records)
     assert FirewallApi(firewall).registered_ips() == {}
 
 

@@ -5,8 +5,9 @@
 Run it with ``python -m netevents_listener --config FILE`` (see docs/listener.md). Write plugins against the
 plugin API this package exports (``from netevents_listener import Plugin, ...``; see docs/plugins.md).
 """
-from .api import Checker, ConfigError, Event, Plugin, PluginContext, PluginError, Secret, register_secret
+from .api import (Checker, CircuitBreaker, ConfigError, Defer, Event, Plugin, PluginContext, PluginError, Secret,
+                  Unavailable, register_secret)
 
 __version__ = "0.1.0"
-__all__ = ["Checker", "ConfigError", "Event", "Plugin", "PluginContext", "PluginError", "Secret", "register_secret",
-           "__version__"]
+__all__ = ["Checker", "CircuitBreaker", "ConfigError", "Defer", "Event", "Plugin", "PluginContext", "PluginError",
+           "Secret", "Unavailable", "register_secret", "__version__"]

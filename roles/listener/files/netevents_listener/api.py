@@ -4,7 +4,9 @@
 
 A plugin is a subclass of ``Plugin``, named in the configuration by a built-in name (``log``, ``panos``) or
 as ``package.module:Class``. It checks its options with a ``Checker`` (the one the configuration loader uses),
-finds its secrets as ``Secret`` objects, and reports a failure with ``PluginError``. Besides this module, a
+finds its secrets as ``Secret`` objects, reports a failure with ``PluginError`` (``Unavailable`` when a system every
+event needs is down), puts an event off with ``Defer``, and may pause calls to a system that is down with a
+``CircuitBreaker``. Besides this module, a
 plugin may import the collection's shared code (``ansible_collections.netevents.nutanix.plugins.module_utils``)
 and its own libraries — nothing else of the service. See docs/plugins.md.
 """
@@ -15,9 +17,11 @@ import logging
 import os
 import stat
 
+from .breaker import CircuitBreaker
 from .logs import MASK, register_secret
 
-__all__ = ["Checker", "ConfigError", "Event", "Plugin", "PluginContext", "PluginError", "Secret", "register_secret"]
+__all__ = ["Checker", "CircuitBreaker", "ConfigError", "Defer", "Event", "Plugin", "PluginContext", "PluginError",
+           "Secret", "Unavailable", "register_secret"]
 
 BUILTIN_PLUGINS = {
     "log": "netevents_listener.plugins.log:LogPlugin",
@@ -213,6 +217,28 @@ class PluginError(Exception):
         self.retryable = retryable
 
 
+class Unavailable(PluginError):
+    """A system the events need is down as a whole (unreachable, refusing our credentials, answering 5xx): no
+    fault of the events. Raised from ``handle_batch`` (or returned for an event), it makes the dispatcher give back
+    the attempts it counted, and pause: after a backoff (the queue's ``backoff_initial_s``, doubling up to
+    ``backoff_max_s``) one batch probes again. ``scope`` names the system, for logs and /healthz."""
+
+    def __init__(self, message, scope="prism"):
+        super().__init__(message, retryable=True)
+        self.scope = scope
+
+
+class Defer(Exception):
+    """A result for an event that cannot be applied *yet* (a VM on whose address Prism has not learnt): the
+    dispatcher tries it again after *seconds*, without counting an attempt. A newer event of the same VM
+    supersedes it (it is dropped: every event is a hint). The plugin bounds how long it defers an event."""
+
+    def __init__(self, seconds, reason="not ready yet"):
+        super().__init__(reason)
+        self.seconds = max(0.0, float(seconds))
+        self.reason = reason
+
+
 class PluginLoadError(Exception):
     """The configured plugin cannot be found or is not a Plugin."""
 
@@ -229,7 +255,10 @@ class Event(object):
     # members mean "the payload did not say", ask Prism).
     vm: object
     received_at: float      # when the listener accepted it (epoch seconds)
-    attempt: int            # 1 for the first try, 2 for the first retry, ...
+    attempt: int            # 1 for the first try, 2 for the first retry, ... (deferrals and refunds not counted)
+    # Where it came from: "webhook" (a Prism delivery, a hint to check), or "poll" (the listener's own reading
+    # of Prism, so its payload is Prism's present state).
+    origin: str = "webhook"
 
     def __repr__(self):
         return "Event(id=%d, %s, %s)" % (self.id, self.event_type, self.vm_uuid)
@@ -298,9 +327,12 @@ class Plugin(object):
     def handle_batch(self, events):
         """Apply a list of ``Event``; return one result per event, in the same order.
 
-        A result is None for success, or an exception for a failure (retried with backoff unless it has
-        ``retryable = False``, e.g. ``PluginError("...", retryable=False)``). Returning None means every
-        event succeeded; raising fails the whole batch (retryable unless the exception says otherwise).
+        A result is None for success, ``Defer(seconds)`` for an event that is not ready yet, or an exception for
+        a failure (retried with backoff unless it has ``retryable = False``, e.g. ``PluginError("...",
+        retryable=False)``). Returning None means every event succeeded; raising fails the whole batch
+        (retryable unless the exception says otherwise). Raise ``Unavailable`` when a system every event needs
+        is down: no event is charged an attempt, and the dispatcher pauses. Fail one event for its own fault
+        only: its neighbours in the batch should still be applied.
         """
         raise NotImplementedError
 
@@ -309,6 +341,12 @@ class Plugin(object):
         then about once a second, always between batches (never while ``handle_batch`` runs). Return quickly
         when nothing is due. An exception is logged and shown on /healthz; the dispatcher carries on.
         """
+
+    def health(self):
+        """A small JSON-able mapping for /healthz, ``{"ok": bool, ...}``; ``ok`` false makes the service unhealthy
+        (e.g. a target refusing our credentials). Called from the HTTP threads, concurrently with everything
+        else: return a snapshot at once, never call a remote system here."""
+        return {"ok": True}
 
     def stop(self):
         """Release resources. Called once, after the last batch."""

@@ -11,6 +11,12 @@ when events come faster than the plugin applies them (batches grow with the load
 A VM's next event stays queued until its current one succeeds or is dead-lettered. Between batches, about
 once a second, the plugin's ``tick()`` runs in this same thread (periodic work such as a full reconcile), so it
 never overlaps a batch.
+
+Failures are kept where they happen. An event's own failure is retried with backoff and counts toward
+``max_attempts``. An event the plugin defers (``Defer``: not ready yet) is tried again later without counting an
+attempt, and a newer event of its VM supersedes it. When the plugin says a system every event needs is down
+(``Unavailable``), no event of the batch is charged an attempt and the dispatcher pauses, with a circuit breaker
+of its own: after the queue's backoff one batch probes, and its success resumes the work.
 """
 import json
 import logging
@@ -19,7 +25,8 @@ import time
 
 from ansible_collections.netevents.nutanix.plugins.module_utils.events import EventError, parse_event
 
-from .api import Event
+from .api import Defer, Event, Unavailable
+from .breaker import CircuitBreaker
 from .logs import redact
 from .metrics import event_label
 
@@ -54,6 +61,8 @@ class Dispatcher(object):
         self.last_success = None       # epoch of the last applied batch
         self.fatal = None              # why the thread died, if it did
         self._last_tick = None         # monotonic time of the last plugin tick
+        # Open while a system every event needs is down (the plugin raised Unavailable): no batch but the probe.
+        self.pause = CircuitBreaker(settings.backoff_initial_s, settings.backoff_max_s, clock=clock)
 
     # -- control --
     def start(self):
@@ -143,6 +152,10 @@ class Dispatcher(object):
         now = self.clock()
         with self._cond:
             arrived = self._arrivals  # before the query: an event queued after it is counted below
+        if self.pause.retry_in():
+            self._wait(min(_IDLE_POLL_S, self.pause.retry_in()))
+            return 0
+        self._supersede()
         batch = self.queue.ready(s.batch_max_events, now)
         if not batch:
             due = self.queue.next_due()
@@ -153,9 +166,16 @@ class Dispatcher(object):
         if len(batch) < s.batch_max_events and now < window_ends:
             self._wait_for_arrivals(window_ends - now, arrived + s.batch_max_events - len(batch))
             return 0
-        if self._stopping:
+        if self._stopping or (self.pause.is_open and not self.pause.try_probe()):
             return 0
         return self._dispatch(batch)
+
+    def _supersede(self):
+        """Drop deferred events that a newer event of their VM replaces (each is only a hint of a change)."""
+        for e in self.queue.supersede_deferred():
+            self.metrics.superseded.labels(event_label(e.event_type)).inc()
+            log.info("deferred event superseded by a newer event of its VM", extra={
+                "event_id": e.id, "event_type": e.event_type, "vm_uuid": e.vm_uuid})
 
     def _dispatch(self, stored):
         s = self.settings
@@ -181,6 +201,7 @@ class Dispatcher(object):
         if invalid:
             self.queue.finish(dead=invalid)
         if not events:
+            self.pause.release()  # nothing was left to probe with
             return 0
         # Count the attempt and push the retry time before running: a crash mid-batch then backs off too.
         self.queue.claim([(e.id, now + self.backoff(e.attempt)) for e in events])
@@ -192,6 +213,8 @@ class Dispatcher(object):
         self.batch_started = time.monotonic()
         try:
             results = self.plugin.handle_batch(list(events))
+        except Unavailable as e:
+            results = [e] * len(events)
         except Exception as e:  # pylint: disable=broad-except
             log.warning("plugin failed the whole batch: %s", _error_text(e), extra={"batch_size": len(events)})
             results = [e] * len(events)
@@ -213,7 +236,9 @@ class Dispatcher(object):
     def _record(self, events, results):
         s = self.settings
         now = self.clock()
-        done, retry, dead = [], [], []
+        done, retry, dead, refund, defer = [], [], [], [], []
+        down = next((r for r in results if isinstance(r, Unavailable)), None)
+        self._pause_or_resume(down)
         for event, result in zip(events, results):
             label = event_label(event.event_type)
             fields = {"event_id": event.id, "event_type": event.event_type, "vm_uuid": event.vm_uuid,
@@ -223,6 +248,16 @@ class Dispatcher(object):
                 self.metrics.applied.labels(label).inc()
                 self.metrics.apply_latency.observe(max(0.0, now - event.received_at))
                 log.info("event applied", extra=fields)
+                continue
+            if isinstance(result, Defer):
+                defer.append((event.id, "deferred: %s" % redact(result.reason)[:_MAX_ERROR_LEN], now + result.seconds))
+                self.metrics.deferred.labels(label).inc()
+                log.info("event deferred for %.3gs: %s", result.seconds, redact(result.reason), extra=fields)
+                continue
+            if isinstance(result, Unavailable):
+                # Not this event's fault: it waits for the pause to end, its attempt given back.
+                refund.append((event.id, _error_text(result), now + (self.pause.retry_in() or 0.0)))
+                self.metrics.refunded.inc()
                 continue
             error = _error_text(result) if isinstance(result, BaseException) else redact(str(result))[:_MAX_ERROR_LEN]
             retryable = getattr(result, "retryable", True)
@@ -236,9 +271,33 @@ class Dispatcher(object):
                 delay = self.backoff(event.attempt)
                 retry.append((event.id, error, now + delay))
                 log.warning("event failed, retry in %.3gs: %s", delay, error, extra=fields)
-        self.queue.finish(done=done, retry=retry, dead=dead)
+        self.queue.finish(done=done, retry=retry, dead=dead, refund=refund, defer=defer)
         if done:
             self.last_success = now
+
+    def _pause_or_resume(self, down):
+        """A batch said a system is down (pause, or pause longer), or it went through (resume)."""
+        if down is not None:
+            error = _error_text(down)
+            self._record_error(error)
+            self.pause.failed(error, getattr(down, "scope", None))
+            self.metrics.paused.set(1)
+            log.warning("%s unavailable: dispatching paused, next try in %.3gs (no attempt counted): %s",
+                        getattr(down, "scope", "a system"), self.pause.retry_in() or 0.0, error)
+        elif self.pause.is_open:
+            self.pause.succeeded()
+            self.metrics.paused.set(0)
+            log.info("dispatching resumed")
+
+    def health(self):
+        """The dispatcher's part of /healthz."""
+        running = None if self.batch_started is None else round(time.monotonic() - self.batch_started, 3)
+        doc = {"alive": self.alive, "batch_running_s": running}
+        if self.pause.is_open:
+            doc["paused"] = self.pause.snapshot()
+        if self.fatal:
+            doc["error"] = self.fatal
+        return doc
 
     def _record_error(self, message):
         self.last_error = {"time": self.clock(), "message": message}

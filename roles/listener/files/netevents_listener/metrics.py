@@ -29,6 +29,14 @@ class Metrics(object):
                               ["event_type"], registry=r)
         self.dead_lettered = Counter(p + "events_dead_lettered", "Events moved to the dead letters", ["event_type"],
                                      registry=r)
+        self.deferred = Counter(p + "events_deferred", "Events the plugin put off, not ready yet (no attempt counted)",
+                                ["event_type"], registry=r)
+        self.superseded = Counter(p + "events_superseded", "Deferred events dropped for a newer event of their VM",
+                                  ["event_type"], registry=r)
+        self.refunded = Counter(p + "attempts_refunded", "Attempts given back: a system every event needs was down",
+                                registry=r)
+        self.paused = Gauge(p + "dispatcher_paused", "1 while dispatching is paused (a system every event needs is "
+                                                     "down)", registry=r)
         self.queue_depth = Gauge(p + "queue_depth", "Events waiting to be applied", registry=r)
         self.dead_letters = Gauge(p + "dead_letters", "Events in the dead-letter table", registry=r)
         self.dispatcher_up = Gauge(p + "dispatcher_up", "1 while the dispatcher thread runs", registry=r)

@@ -97,7 +97,8 @@ class Service(object):
             self._lock_file.close()
 
     def status(self):
-        """The /healthz document. ok is false while the dispatcher is down, the queue unreadable or stopping."""
+        """The /healthz document. ok is false while the dispatcher is down or paused, the queue unreadable, the
+        plugin unhealthy (e.g. a firewall refusing our credentials), or the service stopping."""
         doc = {"ok": True, "plugin": self.config.plugin.name}
         try:
             doc["queue_depth"] = self.queue.depth()
@@ -106,10 +107,13 @@ class Service(object):
             doc["ok"] = False
             doc["queue_error"] = redact(str(e))
         d = self.dispatcher
-        running = None if d.batch_started is None else round(time.monotonic() - d.batch_started, 3)
-        doc["dispatcher"] = {"alive": d.alive, "batch_running_s": running}
-        if d.fatal:
-            doc["dispatcher"]["error"] = d.fatal
+        doc["dispatcher"] = d.health()
+        try:
+            doc["plugin_health"] = dict(self.plugin.health())
+        except Exception as e:  # pylint: disable=broad-except
+            doc["plugin_health"] = {"ok": False, "error": "health() failed: %s" % redact(str(e))}
+        if not doc["plugin_health"].get("ok") or "paused" in doc["dispatcher"]:
+            doc["ok"] = False
         doc["last_plugin_error"] = None if d.last_error is None else {
             "time": _iso(d.last_error["time"]), "message": d.last_error["message"]}
         doc["last_applied"] = _iso(d.last_success)

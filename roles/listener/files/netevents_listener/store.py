@@ -10,7 +10,8 @@ spares two fsyncs per batch, during which webhook requests would wait for the wr
 for their retry time; events that failed ``max_attempts`` times move to ``dead_letters``.
 
 Ordering: the dispatcher only ever takes the *oldest* pending event of each VM (``ready``), so a VM's later
-event never runs before an earlier one that is still failing.
+event never runs before an earlier one that is still failing. An event the plugin deferred (``Defer``: not ready
+yet) is listed in ``deferred`` until it runs again; a later event of its VM supersedes it (``supersede_deferred``).
 
 Group commit: request threads that want to enqueue while another one is committing wait for it, then the
 next of them writes all their events in one transaction (one fsync) and wakes the others; each gets its own
@@ -57,6 +58,9 @@ CREATE TABLE IF NOT EXISTS last_seen (
     vm_uuid TEXT PRIMARY KEY,
     body_sha256 TEXT NOT NULL,
     received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deferred (
+    id INTEGER PRIMARY KEY
 );
 """
 _COLUMNS = "id, vm_uuid, event_type, body, received_at, attempts, last_error"
@@ -240,23 +244,43 @@ class EventQueue(object):
             db.executemany("UPDATE events SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?",
                            [(at, i) for i, at in retry_at])
 
-    def finish(self, done=(), retry=(), dead=()):
+    def finish(self, done=(), retry=(), dead=(), refund=(), defer=()):
         """Record a batch's outcome in one transaction.
 
-        done  -- ids applied (deleted)
-        retry -- (id, error, next_attempt_at) to try again later
-        dead  -- (id, error) to move to the dead letters
+        done   -- ids applied (deleted)
+        retry  -- (id, error, next_attempt_at) to try again later
+        dead   -- (id, error) to move to the dead letters
+        refund -- (id, error, next_attempt_at) to try again later, the attempt claimed for it given back (it
+                  failed for no fault of its own)
+        defer  -- (id, reason, next_attempt_at) not ready yet: tried again later, the attempt given back
         """
         now = self.clock()
         with self._tx(durable=False) as db:
             db.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in done])
             db.executemany("UPDATE events SET last_error = ?, next_attempt_at = ? WHERE id = ?",
                            [(err, at, i) for i, err, at in retry])
+            db.executemany("UPDATE events SET last_error = ?, next_attempt_at = ?, attempts = MAX(0, attempts - 1) "
+                           "WHERE id = ?", [(err, at, i) for i, err, at in tuple(refund) + tuple(defer)])
+            db.executemany("DELETE FROM deferred WHERE id = ?", [(i,) for i in done] + [(i,) for i, _e, _a in retry]
+                           + [(i,) for i, _e, _a in refund] + [(i,) for i, _e in dead])
+            db.executemany("INSERT OR IGNORE INTO deferred (id) VALUES (?)", [(i,) for i, _r, _a in defer])
             for i, err in dead:
                 db.execute("INSERT OR REPLACE INTO dead_letters (id, vm_uuid, event_type, body, body_sha256, "
                            "received_at, attempts, last_error, dead_at) SELECT id, vm_uuid, event_type, body, "
                            "body_sha256, received_at, attempts, ?, ? FROM events WHERE id = ?", (err, now, i))
                 db.execute("DELETE FROM events WHERE id = ?", (i,))
+
+    def supersede_deferred(self):
+        """Drop the deferred events that a later event of the same VM has joined; return them (StoredEvents)."""
+        where = ("FROM events WHERE id IN (SELECT id FROM deferred) AND EXISTS (SELECT 1 FROM events later "
+                 "WHERE later.vm_uuid = events.vm_uuid AND later.id > events.id)")
+        if not self._read("SELECT 1 FROM deferred LIMIT 1"):
+            return []
+        with self._tx(durable=False) as db:
+            rows = db.execute("SELECT %s %s" % (_COLUMNS, where)).fetchall()
+            db.executemany("DELETE FROM events WHERE id = ?", [(r[0],) for r in rows])
+            db.execute("DELETE FROM deferred WHERE id NOT IN (SELECT id FROM events)")
+        return [StoredEvent(r) for r in rows]
 
     # -- inspection and operations --
     def prune_last_seen(self):

@@ -157,6 +157,24 @@ def test_friendly_messages(raw, expected):
     assert expected in message and "fw:443" in message
 
 
+@pytest.mark.parametrize("raw,expected", [
+    ("URLError: code: 403 reason: Forbidden", "credentials refused"),
+    ("Invalid credentials.", "credentials refused"),
+    ("URLError: reason: [Errno 111] Connection refused", "unreachable"),
+    ("URLError: reason: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "TLS failure"),
+    ("URLError: reason: timed out", "timeout"),
+    ("URLError: code: 503 reason: Service Unavailable", "HTTP 503"),
+    ("URLError: code: 404 reason: NOT FOUND", "not PAN-OS"),
+    ("no handler for content-type: {'text/html'}", "not PAN-OS"),
+    # The device answered the request itself: the request is at fault, not the device.
+    ("URLError: code: 400 reason: Bad Request", None),
+    ("Object doesn't exist", None),
+    ("tag 'x' is invalid", None),
+])
+def test_what_makes_a_device_unavailable(raw, expected):
+    assert panos_utils.unavailable_reason(Exception(raw)) == expected
+
+
 def test_ssl_contexts(tmp_path):
     assert panos_utils.ssl_context().verify_mode == ssl.CERT_REQUIRED
     assert panos_utils.ssl_context().check_hostname

@@ -18,7 +18,10 @@ OPTIONS = {
     "state_path": {}, "address_prefix": {"default": "ntnx-vm-"},
     "commit_timeout": {"type": "int", "default": 600, "range": (10, 3600)},
     "api_timeout": {"type": "int", "default": 30, "range": (1, 600)},
-    "wait_for_ip_attempts": {"type": "int", "default": 3, "range": (0, 100)},
+    "wait_for_ip_s": {"type": "int", "default": 300, "range": (0, 86400)},
+    "trust_payload": {"type": "bool", "default": False},
+    "probe_initial_s": {"type": "float", "default": 1.0, "range": (0.01, 3600)},
+    "probe_max_s": {"type": "float", "default": 60.0, "range": (0.01, 86400)},
 }
 TARGET = {
     "ip_address": {"required": True}, "port": {"type": "int", "default": 443, "range": (1, 65535)},
@@ -60,6 +63,8 @@ def check_options(options, config):
         c.error("tag_timeout", "registered tags that expire need the reconcile to renew them: set "
                                "reconcile.interval_minutes to at most half of tag_timeout (%d s), or tag_timeout: 0"
                 % out["tag_timeout"])
+    if out["probe_initial_s"] and out["probe_max_s"] and out["probe_max_s"] < out["probe_initial_s"]:
+        c.error("probe_max_s", "must not be smaller than probe_initial_s")
     if out["address_prefix"] is not None:
         try:
             panos_api.address_name(out["address_prefix"], _LONGEST_IP)

@@ -1,9 +1,13 @@
 # Copyright: netevents.nutanix contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the panos plugin registered on each firewall: in memory (per VM and per IP), and on disk (SQLite).
+"""What each VM should have (the desired state, from Prism) and what the panos plugin sent each firewall (its
+memory): in memory and on disk (SQLite).
 
-The memory is what a VM.DELETE without IPs unregisters, and what a VM whose IP or category changed loses; it is
-saved in the same step as the change set it describes, so it survives restarts.
+The desired state is saved before any firewall is called, so a firewall that is down catches up from it when it
+is back, even across restarts. The memory of a firewall is what a VM.DELETE without IPs unregisters, and what a VM
+whose IP or category changed loses; it changes only once the firewall took the change set it describes, so it
+always matches what the firewall was sent. Each VM is written on its own (a savepoint): a VM whose record cannot
+be stored fails alone.
 """
 import collections
 import json
@@ -57,14 +61,65 @@ class Memory(object):
         return found
 
 
+class Desired(object):
+    """What each VM should have on every firewall, by Prism: {uuid: Record}, kept in the StateDb."""
+
+    def __init__(self, db):
+        self._db = db
+        self._lock = threading.Lock()
+        self.vms = db.load(DESIRED)
+
+    def update(self, changes, replace=False):
+        """Record {uuid: Record or None}; return {uuid: exception} for the VMs that could not be stored (they keep
+        their previous record). replace=True: every VM not in *changes* is dropped."""
+        with self._lock:
+            failed = self._db.save(DESIRED, changes, replace=replace)
+            if replace:
+                self.vms = dict((uuid, self.vms[uuid]) for uuid in failed if uuid in self.vms)
+            for uuid, record in changes.items():
+                if uuid not in failed:
+                    self._set(uuid, record)
+            return failed
+
+    def _set(self, uuid, record):
+        if record is not None and record.ips and record.tags:
+            self.vms[uuid] = record
+        else:
+            self.vms.pop(uuid, None)
+
+    def snapshot(self):
+        with self._lock:
+            return dict(self.vms)
+
+    def diff(self, memory, skip=None):
+        """{uuid: Record or None}: the VMs for which *memory* (what a firewall was sent) differs from here,
+        except those whose desired record is what *skip* ({uuid: Record}) says the firewall refused."""
+        with self._lock:
+            out = {}
+            for uuid in set(self.vms) | set(memory.vms):
+                want = self.vms.get(uuid)
+                if want != memory.vms.get(uuid) and not (skip and uuid in skip and skip[uuid] == want):
+                    out[uuid] = want
+            return out
+
+
+# The desired state's rows in the registered table: a label no firewall has (theirs are host:port/vsys).
+DESIRED = "(desired)"
+
+
 class StateDb(object):
-    """The memory on disk, per firewall (its label), plus which firewalls still owe a commit."""
+    """The desired state and the memory of each firewall (its label) on disk, plus which firewalls owe a commit."""
 
     _SCHEMA = """
     CREATE TABLE IF NOT EXISTS registered (
         target TEXT NOT NULL, vm_uuid TEXT NOT NULL, name TEXT, ips TEXT NOT NULL, tags TEXT NOT NULL,
         updated_at REAL NOT NULL, PRIMARY KEY (target, vm_uuid));
     CREATE TABLE IF NOT EXISTS commit_pending (target TEXT PRIMARY KEY, since REAL NOT NULL);
+    """
+    # A state file written before the desired state was kept: start from what the firewalls were sent.
+    _SEED_DESIRED = """
+    INSERT OR IGNORE INTO registered (target, vm_uuid, name, ips, tags, updated_at)
+        SELECT ?, vm_uuid, name, ips, tags, updated_at FROM registered WHERE target != ?
     """
 
     def __init__(self, path):
@@ -77,6 +132,8 @@ class StateDb(object):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(self._SCHEMA)
+            if not self._db.execute("SELECT 1 FROM registered WHERE target = ? LIMIT 1", (DESIRED,)).fetchone():
+                self._db.execute(self._SEED_DESIRED, (DESIRED, DESIRED))
         except (OSError, sqlite3.Error) as e:
             raise PluginError("cannot open the panos plugin's state %s: %s" % (path, e), retryable=False)
 
@@ -88,25 +145,42 @@ class StateDb(object):
                     for uuid, name, ips, tags in rows)
 
     def save(self, target, changes, replace=False):
-        """Record {uuid: Record or None} for *target* in one transaction; replace=True drops every other VM."""
+        """Record {uuid: Record or None} for *target* in one transaction, each VM in a savepoint of its own;
+        replace=True drops every other VM. Returns {uuid: exception} of the VMs that could not be written (their
+        rows stay as they were)."""
         now = time.time()
+        failed = {}
         with self._lock:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 if replace:
-                    cur.execute("DELETE FROM registered WHERE target = ?", (target,))
+                    stale = set(uuid for (uuid,) in cur.execute("SELECT vm_uuid FROM registered WHERE target = ?",
+                                                                (target,))) - set(changes)
+                    cur.executemany("DELETE FROM registered WHERE target = ? AND vm_uuid = ?",
+                                    [(target, uuid) for uuid in stale])
                 for uuid, record in changes.items():
-                    if record is None or not record.ips or not record.tags:
-                        cur.execute("DELETE FROM registered WHERE target = ? AND vm_uuid = ?", (target, uuid))
-                    else:
-                        cur.execute("INSERT OR REPLACE INTO registered VALUES (?, ?, ?, ?, ?, ?)",
-                                    (target, uuid, record.name, json.dumps(sorted(record.ips)),
-                                     json.dumps(sorted(record.tags)), now))
+                    cur.execute("SAVEPOINT vm")
+                    try:
+                        self._write(cur, target, uuid, record, now)
+                    except (sqlite3.Error, ValueError, TypeError) as e:  # e.g. text that does not encode as UTF-8
+                        cur.execute("ROLLBACK TO vm")
+                        failed[uuid] = e
+                    cur.execute("RELEASE vm")
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
+        return failed
+
+    @staticmethod
+    def _write(cur, target, uuid, record, now):
+        if record is None or not record.ips or not record.tags:
+            cur.execute("DELETE FROM registered WHERE target = ? AND vm_uuid = ?", (target, uuid))
+        else:
+            cur.execute("INSERT OR REPLACE INTO registered VALUES (?, ?, ?, ?, ?, ?)",
+                        (target, uuid, record.name, json.dumps(sorted(record.ips)), json.dumps(sorted(record.tags)),
+                         now))
 
     def commit_pending(self, target):
         with self._lock:

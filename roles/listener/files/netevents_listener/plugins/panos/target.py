@@ -1,25 +1,48 @@
 # Copyright: netevents.nutanix contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""One firewall of the panos plugin: its connection, what the plugin registered on it, and how a change set or a
-reconcile reaches it in the configured mode — all through the collection's one PAN-OS client
-(module_utils/panos.py). Every method that talks to the firewall may raise PanosError."""
+"""One firewall of the panos plugin: its connection, what the plugin sent it (its memory), its circuit breaker, and
+how a change set, a heal or a reconcile reaches it in the configured mode — all through the collection's one PAN-OS
+client (module_utils/panos.py).
+
+Failures stay where they belong. The firewall failing as a whole (unreachable, TLS, credentials refused, timeouts,
+HTTP 5xx: ``PanosError.unavailable``) opens the breaker: no more calls, and no event fails for it, since the
+desired state is kept (state.Desired). After a backoff one probe, in a thread of its own so that the other
+firewalls are not held up, connects and sends the difference between the desired state and what this firewall was
+sent; when nothing is left to send, the breaker closes. The firewall refusing a change set (an error answer) has
+the change set split in halves until the VMs at fault are found: only they fail.
+"""
 import collections
+import contextlib
 import logging
+import threading
 
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_api
 from ansible_collections.netevents.nutanix.plugins.module_utils.reconcile import reconcile_device
-from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import desired_ip_tags, sanitize
+from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import sanitize
 
-from ...api import Secret, register_secret
+from ...api import CircuitBreaker, Secret, register_secret
 from .state import Memory, union
 
 log = logging.getLogger("netevents_listener.plugin.panos")
 
 
-class Target(object):
-    """options -- the target's checked options; settings -- the plugin's; mapper -- the plugin's TagMapper."""
+class Down(Exception):
+    """The firewall cannot be used at all; *reason* is a short phrase ("credentials refused", "unreachable", ...)."""
 
-    def __init__(self, options, settings, mapper, db, metrics):
+    def __init__(self, message, reason):
+        super().__init__(message)
+        self.reason = reason
+
+
+class CommitFailed(panos_api.PanosError):
+    """The firewall refused to commit: the candidate holds the whole change set, so halves would fail alike."""
+
+
+class Target(object):
+    """options -- the target's checked options; settings -- the plugin's; mapper -- the plugin's TagMapper;
+    desired -- the plugin's state.Desired, shared by every target."""
+
+    def __init__(self, options, settings, mapper, db, desired, metrics):
         self.label = "%s:%d/%s" % (options["ip_address"], options["port"], options["vsys"])
         self._vsys = options["vsys"]
         self._provider = dict((k, v.reveal() if isinstance(v, Secret) else v) for k, v in options.items()
@@ -27,14 +50,26 @@ class Target(object):
         self._settings = settings
         self._mapper = mapper
         self._db = db
+        self._desired = desired
         self._metrics = metrics
         self._device = None
         self.memory = Memory(db.load(self.label))
+        self.breaker = CircuitBreaker(settings["probe_initial_s"], settings["probe_max_s"])
+        self._lock = threading.Lock()    # one conversation with the firewall at a time
+        self._state = threading.Lock()   # guards _skipped against the closing of the breaker
+        self._skipped = 0                # change sets not sent while open: the heal must look again
+        self._thread = None
+        self.checked = False             # a connection has gone through since start
+        self.reconcile_owed = False      # a reconcile found it down: the heal runs one
+        self.refused = {}                # uuid -> the Record this firewall refused; a heal does not resend it
+        metrics.breaker_open.labels(self.label).set(0)
 
+    # -- connection --
     def device(self):
         """The connection, made on first use and kept until forget()."""
         if self._device is None:
-            device = panos_api.connect(self._provider, vsys=self._vsys, timeout=self._settings["api_timeout"])
+            with self._unavailable():
+                device = panos_api.connect(self._provider, vsys=self._vsys, timeout=self._settings["api_timeout"])
             # The key keygen made from the password is as secret as the password: mask it in logs too.
             register_secret(getattr(panos_api.pan_device(device), "api_key", None))
             self._device = device
@@ -44,12 +79,150 @@ class Target(object):
         """After a failure: the next call connects again."""
         self._device = None
 
+    @contextlib.contextmanager
+    def _unavailable(self, connecting=True):
+        """PanosErrors that say the firewall cannot be used become Down (when connecting, every one does)."""
+        try:
+            yield
+        except panos_api.PanosError as e:
+            if e.unavailable or connecting:
+                self.forget()
+                raise Down(str(e), e.unavailable or "cannot connect")
+            raise
+
+    # -- the breaker --
+    def _enter(self):
+        """Take the firewall for a call, unless its breaker is open (then the skip is counted for the heal)."""
+        with self._state:
+            if self.breaker.is_open:
+                self._skipped += 1
+                return False
+        self._lock.acquire()
+        with self._state:
+            if self.breaker.is_open:     # the check at start found it down while we waited
+                self._skipped += 1
+                self._lock.release()
+                return False
+        return True
+
+    def _went_down(self, error):
+        self.forget()
+        self.breaker.failed(error, error.reason)
+        self._metrics.target_errors.inc()
+        self._metrics.breaker_open.labels(self.label).set(1)
+        log.warning("firewall %s unavailable (%s): no calls to it until a probe in %.3gs; what it misses is kept "
+                    "and sent when it is back: %s", self.label, error.reason, self.breaker.retry_in() or 0.0, error,
+                    extra={"target": self.label, "reason": error.reason, "failures": self.breaker.failures})
+
+    def check(self):
+        """At start: connect, and send what the firewall missed (e.g. across a crash), in the background."""
+        self._in_background(self._heal)
+
+    def probe(self):
+        """When the backoff is over, the one probe: connect, send what the firewall missed, close the breaker."""
+        if self.breaker.try_probe():
+            self._in_background(self._heal)
+
+    def _in_background(self, work):
+        self._thread = threading.Thread(target=work, name="panos-probe-%s" % self.label, daemon=True)
+        self._thread.start()
+
+    def join(self, timeout):
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _heal(self):
+        was_open = self.breaker.is_open
+        with self._lock:
+            try:
+                self.device()
+                self.checked = True
+                while True:
+                    with self._state:
+                        seen = self._skipped
+                    if self.reconcile_owed:
+                        self._reconcile_owed()
+                    missed = self._desired.diff(self.memory, skip=self.refused)
+                    if missed:
+                        self._push(missed, {})
+                    with self._state:
+                        if self._skipped == seen:     # nothing was skipped meanwhile: in sync
+                            self.breaker.succeeded()
+                            break
+            except Down as e:
+                if was_open:
+                    self._metrics.probes.labels(self.label, "failed").inc()
+                self._went_down(e)
+                return
+            except Exception as e:  # pylint: disable=broad-except
+                log.exception("firewall %s: the probe failed", self.label)
+                self._went_down(Down("%s: %s" % (type(e).__name__, e), "internal error"))
+                return
+        self._metrics.breaker_open.labels(self.label).set(0)
+        if was_open:
+            self._metrics.probes.labels(self.label, "ok").inc()
+            log.info("firewall %s is back and in sync", self.label, extra={"target": self.label, "vms_sent":
+                                                                           len(missed)})
+
+    def _reconcile_owed(self):
+        try:
+            summary = self._reconcile(self._desired.snapshot())
+            log.info("reconciled", extra=dict(summary, target=self.label, after="the firewall came back"))
+        except panos_api.PanosError as e:  # refused: the periodic reconcile tries again, with its backoff
+            log.warning("firewall %s: the reconcile after it came back failed: %s", self.label, e)
+        self.reconcile_owed = False
+
+    def health(self):
+        """For /healthz (any thread): the breaker's state, and the VMs this firewall refused."""
+        doc = self.breaker.snapshot()
+        if doc["state"] == "closed" and not self.checked:
+            doc["state"] = "checking"
+        doc["ok"] = doc["state"] == "closed"
+        doc["refused_vms"] = len(self.refused)
+        return doc
+
     # -- a batch --
     def apply(self, wanted, hints):
-        """Make the firewall hold *wanted* ({uuid: Record or None}) for these VMs, then remember it.
+        """Make the firewall hold *wanted* ({uuid: Record or None}) for these VMs, then remember it. Returns
+        {uuid: exception} for the VMs the firewall refused; while it is down nothing is sent (the heal does).
 
-        hints -- {uuid: Record or None}: what a payload says a VM had, unregistered too should the memory lack it.
+        hints -- {uuid: Record}: what a trusted payload says a VM had, unregistered too should the memory lack it.
         """
+        if not self._enter():
+            return {}
+        try:
+            return self._push(wanted, hints)
+        except Down as e:
+            self._went_down(e)
+            return {}
+        finally:
+            self._lock.release()
+
+    def _push(self, wanted, hints):
+        """Send *wanted*; if the firewall refuses it, each half on its own, down to the VMs at fault."""
+        try:
+            self._send(wanted, hints)
+        except Down:
+            raise
+        except Exception as e:  # pylint: disable=broad-except
+            if len(wanted) > 1 and not isinstance(e, CommitFailed):
+                uuids = sorted(wanted)
+                refused = {}
+                for part in (uuids[:len(uuids) // 2], uuids[len(uuids) // 2:]):
+                    refused.update(self._push(dict((u, wanted[u]) for u in part),
+                                              dict((u, hints[u]) for u in part if u in hints)))
+                return refused
+            for uuid in wanted:
+                self.refused[uuid] = wanted[uuid]
+            self._metrics.refused_vms.inc(len(wanted))
+            log.warning("firewall %s refused the change of %d VM(s): %s", self.label, len(wanted), e,
+                        extra={"target": self.label, "vm_uuids": sorted(wanted)[:20]})
+            return dict((uuid, e) for uuid in wanted)
+        for uuid in wanted:
+            self.refused.pop(uuid, None)
+        return {}
+
+    def _send(self, wanted, hints):
         affected = set()
         for uuid, record in wanted.items():
             for source in (self.memory.vms.get(uuid), record, hints.get(uuid)):
@@ -62,10 +235,11 @@ class Target(object):
                 if hint is not None and ip in hint.ips and uuid not in holders:
                     before[ip] |= hint.tags
             after[ip] = self.memory.holders(ip, wanted)
-        if self._settings["mode"] == "registered-ip":
-            self._register(before, after)
-        else:
-            self._sync_objects(after, scope=affected)
+        with self._unavailable(connecting=False):
+            if self._settings["mode"] == "registered-ip":
+                self._register(before, after)
+            else:
+                self._sync_objects(after, scope=affected)
         self._remember(wanted)
 
     def _register(self, before, after):
@@ -101,27 +275,51 @@ class Target(object):
             "netevents listener: %d address object(s) changed" % sum(counts.values())))
         self._metrics.commits.inc(1 if result.get("jobid") else 0)
         if result.get("jobid") and result.get("result") != "OK":
-            raise panos_api.PanosError("the commit on %s failed: %s" % (self.label, "; ".join(result["details"])))
+            raise CommitFailed("the commit on %s failed: %s" % (self.label, "; ".join(result["details"])))
         self._db.set_commit_pending(self.label, False)
         log.info("address objects committed", extra=dict(counts, target=self.label, jobid=result.get("jobid")))
         return True
 
     # -- a reconcile --
-    def reconcile(self, vms, records):
-        """Make the firewall hold exactly *records* ({uuid: Record}, from every VM state in *vms*), owned tags only;
-        then the memory is *records*. Returns a summary for the log."""
-        if self._settings["mode"] == "registered-ip":
-            plan, _current, calls = reconcile_device(self.device(), desired_ip_tags(vms, self._mapper), self._mapper,
-                                                     timeout=self._settings["tag_timeout"] or None)
-            self._metrics.userid_calls.inc(calls)
-            summary = plan.summary()
-        else:
-            after = collections.defaultdict(dict)
-            for uuid, record in records.items():
-                for ip in record.ips:
-                    after[ip][uuid] = record
-            summary = {"committed": self._sync_objects(after, scope=None)}
+    def reconcile(self, records):
+        """Make the firewall hold exactly *records* ({uuid: Record}: the desired state), owned tags only; then the
+        memory is *records*. Returns a summary for the log, or None when the firewall is down (the heal that
+        closes its breaker reconciles it then). Raises PanosError when the firewall refuses it."""
+        self.reconcile_owed = True          # before _enter: a heal that runs meanwhile must see it
+        if not self._enter():
+            return None
+        try:
+            summary = self._reconcile(records)
+            self.reconcile_owed = False
+            return summary
+        except Down as e:
+            self._went_down(e)
+            return None
+        except Exception:
+            self.reconcile_owed = False
+            raise
+        finally:
+            self._lock.release()
+
+    def _reconcile(self, records):
+        with self._unavailable(connecting=False):
+            if self._settings["mode"] == "registered-ip":
+                desired = collections.defaultdict(set)
+                for record in records.values():
+                    for ip in record.ips:
+                        desired[ip] |= record.tags
+                plan, _current, calls = reconcile_device(self.device(), desired, self._mapper,
+                                                         timeout=self._settings["tag_timeout"] or None)
+                self._metrics.userid_calls.inc(calls)
+                summary = plan.summary()
+            else:
+                after = collections.defaultdict(dict)
+                for uuid, record in records.items():
+                    for ip in record.ips:
+                        after[ip][uuid] = record
+                summary = {"committed": self._sync_objects(after, scope=None)}
         self._remember(records, replace=True)
+        self.refused.clear()
         return summary
 
     def _remember(self, records, replace=False):

@@ -111,7 +111,7 @@ class PanosPlugin(Plugin):
         record = self._record(state, strict=True)
         if (record is None and state.power_state == "ON" and not state.ips and vm.expects_ip
                 and event.attempt <= self.wait_for_ip_attempts and event.attempt < self.max_attempts
-                and self.mapper.tags_for(state.categories)):
+                and self.mapper.tags_for(state)):
             raise PluginError("VM %s is on but Prism reports no IP address yet; trying again" % event.vm_uuid)
         return record, hint
 
@@ -132,7 +132,7 @@ class PanosPlugin(Plugin):
         """
         if state.power_state != "ON" or not state.ips:
             return None
-        tags = self.mapper.tags_for(state.categories)
+        tags = self.mapper.tags_for(state)
         bad = sorted(key for key in ("%s:%s" % item for item in state.categories.items())
                      if key in self.mapper.rejected) if strict else ()
         if bad:

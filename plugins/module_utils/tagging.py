@@ -93,6 +93,14 @@ def _owned_part(parts, what):
     return owned, None
 
 
+def placeholders(tag_format):
+    """The placeholders a tag format (or preset) names, e.g. {"category", "value"}; empty when it cannot be read."""
+    try:
+        return set(f for _l, f in _parse(TAG_FORMAT_PRESETS.get(tag_format, tag_format), PLACEHOLDERS) if f)
+    except (TypeError, ValueError):
+        return set()
+
+
 def _format_problem(tag_format):
     if not isinstance(tag_format, str):
         return "must be a string, not %r" % (tag_format,)
@@ -147,7 +155,7 @@ class TagMapper(object):
             problems.append(("tag_format", problem))
         self.tag_format = tag_format
         self._parts = [] if problem else _parse(tag_format, PLACEHOLDERS)
-        fields = set(field for _literal, field in self._parts)
+        fields = placeholders(tag_format) if not problem else set()
         self.per_prism = "pc" in fields
         self._uses_cluster = "cluster" in fields
         self.prism_name = prism_name

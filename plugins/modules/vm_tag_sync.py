@@ -20,7 +20,7 @@ description:
     of O(tag_format), and those named in O(tag_mapping)); tags that other systems registered stay as they are.
   - Several Prism Centrals feeding one firewall need V({pc}) in O(tag_format) (for example the preset
     V(panorama-plugin)) and each run its O(prism_name). Then each Prism owns only the tags that start with its own
-    prefix (V(ntnx.PC-<prism_name>.)): a run for one Prism never removes another's, and an IP that two Prisms
+    prefix (V(ntnx.PC-<prism_name>.)), so a run for one Prism never removes another's, and an IP that two Prisms
     report carries the tags of both. Without V({pc}) every run owns every tag of the format, so a run for one
     Prism would remove the tags of the other Prism's VMs.
   - Registered-IP tags are live at once and need no commit.

@@ -52,8 +52,7 @@ def sanitize(part):
 def _parse(template, allowed):
     """[(literal text, placeholder or None)] of a tag template; ValueError saying what is wrong with it."""
     try:
-        parts = [(literal, field, spec, conversion)
-                 for literal, field, spec, conversion in string.Formatter().parse(template)]
+        parts = list(string.Formatter().parse(template))
     except ValueError as e:
         raise ValueError("%r is not valid (%s)" % (template, e))
     for _literal, field, spec, conversion in parts:
@@ -121,8 +120,8 @@ def _format_problem(tag_format):
     try:
         validate_name(_fill(parts, _SAMPLE), "tag")
     except ValueError as e:
-        return "%r makes tag names PAN-OS refuses: for %s:%s, %s" % (tag_format, _SAMPLE["category"],
-                                                                    _SAMPLE["value"], e)
+        return "%r makes tag names PAN-OS refuses: for %s:%s, %s" % (
+            tag_format, _SAMPLE["category"], _SAMPLE["value"], e)
     return None
 
 

@@ -97,8 +97,8 @@ def test_two_prism_centrals_share_one_firewall(tmp_path, sites, panos_sim, panos
     assert registered_ips(panos_sim) == both
 
 
-def test_a_vm_that_moves_or_stops_at_one_site_changes_only_that_sites_tags(tmp_path, sites, panos_sim,
-                                                                            panos_provider):
+def test_a_vm_that_moves_or_stops_at_one_site_changes_only_that_sites_tags(
+        tmp_path, sites, panos_sim, panos_provider):
     dc1, dc2, vms = sites
     start = run_playbook(tmp_path / "start", tasks=[sync(dc1, "dc1", panos_provider), sync(dc2, "dc2", panos_provider)])
     assert start.rc == 0, start.stdout[-3000:]

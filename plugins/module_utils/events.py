@@ -59,11 +59,14 @@ class VmState(object):
 
 
 class VmEvent(object):
-    """One webhook event. ``ips``/``categories`` are None when the payload did not say (ask Prism)."""
+    """One webhook event. ``ips``/``categories`` are None when the payload did not say (ask Prism), the cluster's
+    uuid and name each None when it did not name them."""
 
-    __slots__ = ("event_type", "vm_uuid", "vm_name", "ips", "categories", "power_state", "raw")
+    __slots__ = ("event_type", "vm_uuid", "vm_name", "ips", "categories", "power_state", "raw", "cluster_uuid",
+                 "cluster_name")
 
-    def __init__(self, event_type, vm_uuid, vm_name=None, ips=None, categories=None, power_state=None, raw=None):
+    def __init__(self, event_type, vm_uuid, vm_name=None, ips=None, categories=None, power_state=None, raw=None,
+                 cluster_uuid=None, cluster_name=None):
         self.event_type = event_type
         self.vm_uuid = vm_uuid
         self.vm_name = vm_name
@@ -71,6 +74,8 @@ class VmEvent(object):
         self.categories = None if categories is None else dict(categories)
         self.power_state = power_state
         self.raw = raw
+        self.cluster_uuid = cluster_uuid
+        self.cluster_name = cluster_name
 
     @property
     def known_event(self):
@@ -99,6 +104,8 @@ class VmEvent(object):
             "ips": None if self.ips is None else list(self.ips),
             "categories": self.categories,
             "power_state": self.power_state,
+            "cluster_uuid": self.cluster_uuid,
+            "cluster_name": self.cluster_name,
         }
 
     def __repr__(self):
@@ -199,5 +206,7 @@ def parse_event(body):
     vm_uuid = ref.get("uuid") or entity_uuid
     if not isinstance(vm_uuid, str) or not vm_uuid.strip() or len(vm_uuid) > 128:
         raise EventError("the event names no entity uuid")
+    cluster_uuid, cluster_name = _cluster(data.get("metadata"))
     return VmEvent(event_type=event_type.strip(), vm_uuid=vm_uuid.strip(), vm_name=name, ips=ips,
-                   categories=categories, power_state=power, raw=body)
+                   categories=categories, power_state=power, raw=body, cluster_uuid=cluster_uuid,
+                   cluster_name=cluster_name)

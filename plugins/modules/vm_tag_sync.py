@@ -18,6 +18,11 @@ description:
     a run repairs whatever events were missed (an IP missing, a stale tag, a deleted VM).
   - Only the tags this collection owns are touched (those starting with O(owned_prefix), by default the fixed text
     of O(tag_format), and those named in O(tag_mapping)); tags that other systems registered stay as they are.
+  - Several Prism Centrals feeding one firewall need V({pc}) in O(tag_format) (for example the preset
+    V(panorama-plugin)) and each run its O(prism_name). Then each Prism owns only the tags that start with its own
+    prefix (V(ntnx.PC-<prism_name>.)), so a run for one Prism never removes another's, and an IP that two Prisms
+    report carries the tags of both. Without V({pc}) every run owns every tag of the format, so a run for one
+    Prism would remove the tags of the other Prism's VMs.
   - Registered-IP tags are live at once and need no commit.
 author: netevents.nutanix maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -43,13 +48,31 @@ options:
   tag_format:
     description:
       - How a category becomes a tag; V({category}) and V({value}) are replaced by the category's name and value,
-        with every character other than letters, digits, V(.), V(_) and V(-) replaced by V(_).
-      - The default matches Palo Alto Networks' own Nutanix integration.
+        V({cluster}) by the name of the VM's cluster, with every character other than letters, digits, V(.),
+        V(_) and V(-) replaced by V(_). A VM whose cluster Prism names only by uuid gets the uuid, one whose
+        cluster Prism does not name at all V(unknown).
+      - V({pc}) is replaced by O(prism_name) as it is; it must come before the other placeholders and be followed
+        by a separator (such as V(.)) that O(prism_name) does not contain.
+      - V(panorama-plugin) is a preset for V(ntnx.PC-{pc}.CL-{cluster}.{category}.{value}), the names Palo Alto
+        Networks' Panorama plugin for Nutanix gives (so dynamic address groups written for it match).
+      - The default matches Palo Alto Networks' own Nutanix integration for one Prism.
+      - A tag name is at most 127 characters (PAN-OS's limit); a category whose tag would be longer, or would not
+        start with a letter, digit or V(_), is left out.
     type: str
     default: "ntnx.{category}.{value}"
+  prism_name:
+    description:
+      - The name you give the Prism Central read by this run, for V({pc}) in O(tag_format), O(owned_prefix) and
+        O(tag_mapping); required when O(tag_format) names V({pc}). It is not read from Prism.
+      - Give each Prism its own name and use the same name on every run for it; letters, digits, V(_), V(-) and
+        V(.) (but not the separator after V({pc})). PAN-OS tag names ignore case, so names must differ in more
+        than case.
+    type: str
   tag_mapping:
     description:
       - An explicit table that wins over O(tag_format), from V(Category:Value) to one tag or a list of tags.
+      - A tag may name V({pc}). When O(tag_format) names V({pc}), every tag here must start with the owned prefix
+        (for example V(ntnx.PC-{pc}.web-servers)), so that it belongs to one Prism.
     type: dict
   categories:
     description:
@@ -59,7 +82,9 @@ options:
   owned_prefix:
     description:
       - Tags starting with this prefix belong to this collection and may be removed. Defaults to the text of
-        O(tag_format) before its first V({).
+        O(tag_format) before its first placeholder; when O(tag_format) names V({pc}), to its text up to V({pc}),
+        the Prism's name and the character after it (V(ntnx.PC-A.) for Prism V(A) with V(panorama-plugin)).
+      - May name V({pc}), and must when O(tag_format) does.
     type: str
   tag_timeout:
     description:
@@ -93,6 +118,22 @@ EXAMPLES = r"""
 - name: Show what changed
   ansible.builtin.debug:
     var: sync.summary
+
+- name: Two Prism Centrals feeding one firewall, each owning its own tags
+  netevents.nutanix.vm_tag_sync:
+    nutanix_host: "{{ item.host }}"
+    nutanix_username: admin
+    nutanix_password: "{{ item.password }}"
+    prism_name: "{{ item.name }}"
+    tag_format: panorama-plugin        # ntnx.PC-{pc}.CL-{cluster}.{category}.{value}
+    provider:
+      ip_address: fw.example.com
+      api_key: "{{ vault_panos_api_key }}"
+  loop:
+    - {name: dc1, host: pc-dc1.example.com, password: "{{ vault_pc_dc1_password }}"}
+    - {name: dc2, host: pc-dc2.example.com, password: "{{ vault_pc_dc2_password }}"}
+  loop_control:
+    label: "{{ item.name }}"
 
 - name: The same through Prism Central's v4 API only, with an API key
   netevents.nutanix.vm_tag_sync:
@@ -178,7 +219,7 @@ unregistered:
 
 from ansible_collections.netevents.nutanix.plugins.module_utils.base_module import PrismPanosModule
 from ansible_collections.netevents.nutanix.plugins.module_utils.reconcile import reconcile
-from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import TagError, TagMapper
+from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import DEFAULT_TAG_FORMAT, TagError, TagMapper
 
 
 def sorted_lists(mapping):
@@ -187,7 +228,8 @@ def sorted_lists(mapping):
 
 def main():
     module = PrismPanosModule(dict(
-        tag_format=dict(type="str", default="ntnx.{category}.{value}"),
+        tag_format=dict(type="str", default=DEFAULT_TAG_FORMAT),
+        prism_name=dict(type="str"),
         tag_mapping=dict(type="dict"),
         categories=dict(type="list", elements="str"),
         owned_prefix=dict(type="str"),
@@ -202,9 +244,13 @@ def main():
             raise ValueError("tag_timeout must be 0 (never expire) or a number of seconds")
         try:
             mapper = TagMapper(tag_format=params["tag_format"], mapping=params["tag_mapping"],
-                               categories=params["categories"], owned_prefix=params["owned_prefix"])
+                               categories=params["categories"], owned_prefix=params["owned_prefix"],
+                               prism_name=params["prism_name"])
         except TagError as e:
             raise ValueError("Invalid tag settings: %s" % e)
+        if params["prism_name"] and not mapper.per_prism:
+            module.warn("prism_name is set but tag_format does not name {pc}: the tags do not say which Prism "
+                        "registered them, so a run for another Prism against this firewall would remove them")
         prism = module.prism_client()
         vms, desired, results = reconcile(prism, [module.panos_connect()], mapper,
                                           apply=not module.check_mode, timeout=params["tag_timeout"] or None,

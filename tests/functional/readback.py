@@ -40,8 +40,9 @@ def dag_members(panos_sim):
     return members
 
 
-def create_vm(prism_sim, name, ips, categories, power_state="ON"):
-    """Create a VM in the Prism simulator (not waiting for it to complete); return its uuid."""
+def create_vm(prism_sim, name, ips, categories, power_state="ON", cluster=None):
+    """Create a VM in the Prism simulator (on the cluster named *cluster*, if given; not waiting for it to
+    complete); return its uuid."""
     admin = PrismAdmin(prism_sim.host, port=prism_sim.port, username=PRISM_USERNAME, password=PRISM_PASSWORD,
                        ca_path=prism_sim.cert_path)
-    return admin.new_vm(name, ips, categories, power_state, wait=False)
+    return admin.new_vm(name, ips, categories, power_state, wait=False, cluster=cluster)

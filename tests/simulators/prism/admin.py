@@ -17,15 +17,27 @@ class PrismAdmin(PrismClient):
     def create_vm(self, spec, metadata=None):
         return self.request("POST", "/vms", {"metadata": self._metadata("vm", metadata=metadata), "spec": spec})
 
-    def new_vm(self, name, ips=(), categories=None, power="ON", wait=True):
-        """Create VM *name* with one NIC per address in *ips*; return its uuid (once COMPLETE, with *wait*)."""
+    def new_vm(self, name, ips=(), categories=None, power="ON", wait=True, cluster=None):
+        """Create VM *name* with one NIC per address in *ips*, on the cluster named *cluster* (default: where
+        Prism puts it); return its uuid (once COMPLETE, with *wait*)."""
         nics = [{"ip_endpoint_list": [{"ip": ip, "type": "ASSIGNED"}]} for ip in ips]
-        created = self.create_vm({"name": name, "resources": {"power_state": power, "nic_list": nics}},
-                                 metadata={"categories": dict(categories or {})})
+        spec = {"name": name, "resources": {"power_state": power, "nic_list": nics}}
+        if cluster is not None:
+            spec["cluster_reference"] = {"kind": "cluster", "uuid": self.cluster_uuid(cluster)}
+        created = self.create_vm(spec, metadata={"categories": dict(categories or {})})
         uuid = created["metadata"]["uuid"]
         if wait:
             self.wait_for_vm(uuid)
         return uuid
+
+    def cluster_uuid(self, name):
+        """The uuid of the cluster named *name* (POST /clusters/list), not the Prism Central's own entry."""
+        for cluster in self._list("cluster"):
+            config = ((cluster.get("status") or {}).get("resources") or {}).get("config") or {}
+            if (cluster.get("status") or {}).get("name") == name and "PRISM_CENTRAL" not in config.get(
+                    "service_list", ()):
+                return cluster["metadata"]["uuid"]
+        raise PrismError("Prism manages no cluster named %r" % (name,))
 
     def update_vm(self, uuid, spec, spec_version, metadata=None):
         """PUT the VM's whole intent; metadata (e.g. from a GET) carries the categories, which PUT replaces."""

@@ -38,6 +38,10 @@ def kind_of_path(path):
     return (collection[:-1] if collection.endswith("s") else collection) or None
 
 
+def _without_version(entity, with_api_version=True):
+    return entity if with_api_version else dict((k, v) for k, v in entity.items() if k != "api_version")
+
+
 def make_app(sim):
     app = Flask("prism_simulator")
 
@@ -93,6 +97,7 @@ def make_app(sim):
     route("/vms/<entity_uuid>", ["PUT"], sim.update_vm)
     route("/vms/<entity_uuid>", ["DELETE"], lambda entity_uuid: sim._delete(
         sim.vms, "vm", entity_uuid, on_deleted=lambda vm: sim._emit("VM.DELETE", vm)))
+    route("/clusters/list", ["POST"], lambda: list_answer("cluster", sim.cluster_entities(), _without_version))
     route("/tasks/<task_uuid>", ["GET"], sim.get_task)
     sim.v4.register(app)
 
@@ -105,9 +110,13 @@ def make_app(sim):
 
     @app.route("/_sim/vms/<vm_uuid>/migrate", methods=["POST"])
     def _sim_migrate(vm_uuid):
+        """To the other host, or with {"cluster": name or uuid} to that cluster."""
+        cluster = (request.get_json(silent=True) or {}).get("cluster")
         if vm_uuid not in sim.vms:
             raise ApiError(404, "ENTITY_NOT_FOUND", "vm %s not found" % vm_uuid)
-        sim.migrate_vm(vm_uuid)
+        if cluster is not None and not any(cluster in item for item in sim.clusters.items()):
+            raise ApiError(404, "ENTITY_NOT_FOUND", "cluster %s not found" % cluster)
+        sim.migrate_vm(vm_uuid, cluster=cluster)
         return jsonify({"migrated": vm_uuid})
 
     return app

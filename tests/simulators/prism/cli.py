@@ -19,13 +19,21 @@ API_KEY_VARIABLE = "PRISM_SIM_API_KEY"  # a key on the command line would show i
 
 
 def _serve(args):
-    sim = PrismSimulator(username=args.username, password=args.password, host=args.host, port=args.port,
-                         pending_seconds=args.pending_seconds, empty_nics_on_power_on=args.empty_nics_on_power_on,
-                         allow_remote_delivery=args.allow_remote_delivery, v4_versions=args.v4_versions,
-                         v3_webhooks=not args.no_v3_webhooks, api_key=os.environ.get(API_KEY_VARIABLE) or None,
-                         ext_id_filter=args.ext_id_filter, updates_after_create=args.updates_after_create,
-                         payload_style=args.payload_style)
+    try:
+        sim = _simulator(args)
+    except ValueError as e:  # clusters given twice
+        print("error: %s" % e, file=sys.stderr)
+        return 2
     return serve(sim, NAME, args.cert_dir)
+
+
+def _simulator(args):
+    return PrismSimulator(username=args.username, password=args.password, host=args.host, port=args.port,
+                          pending_seconds=args.pending_seconds, empty_nics_on_power_on=args.empty_nics_on_power_on,
+                          allow_remote_delivery=args.allow_remote_delivery, v4_versions=args.v4_versions,
+                          v3_webhooks=not args.no_v3_webhooks, api_key=os.environ.get(API_KEY_VARIABLE) or None,
+                          ext_id_filter=args.ext_id_filter, updates_after_create=args.updates_after_create,
+                          payload_style=args.payload_style, name=args.name, clusters=args.cluster or None)
 
 
 def _versions(text):
@@ -41,6 +49,14 @@ def _delays(text):
         return tuple(float(d) for d in text.split(",") if d)
     except ValueError:
         raise argparse.ArgumentTypeError("delays are seconds separated by commas, not %r" % text)
+
+
+def _cluster(text):
+    """NAME or NAME=UUID."""
+    name, sep, uuid = text.partition("=")
+    if not name or (sep and not uuid):
+        raise argparse.ArgumentTypeError("a cluster is NAME or NAME=UUID, not %r" % text)
+    return {"name": name, "uuid": uuid or None}
 
 
 def _published_cert(args):
@@ -66,13 +82,14 @@ def _admin(args):
 
 
 def _show(vm):
-    """One line: name, uuid, power, IPs, categories (as Prism holds them once the change completed)."""
+    """One line: name, uuid, power, cluster, IPs, categories (as Prism holds them once the change completed)."""
     resources = (vm.get("status") or {}).get("resources") or vm["spec"].get("resources") or {}
+    cluster = (vm.get("status") or {}).get("cluster_reference") or vm["spec"].get("cluster_reference") or {}
     ips = [ep["ip"] for nic in resources.get("nic_list", []) for ep in nic.get("ip_endpoint_list", [])]
     categories = sorted("%s=%s" % kv for kv in (vm["metadata"].get("categories") or {}).items())
-    print("%-16s %s  %-3s  %-31s %s" % (vm["spec"].get("name"), vm["metadata"]["uuid"],
-                                        resources.get("power_state", "?"), ",".join(ips) or "-",
-                                        ",".join(categories) or "-"))
+    print("%-16s %s  %-3s  %-16s %-31s %s" % (vm["spec"].get("name"), vm["metadata"]["uuid"],
+                                              resources.get("power_state", "?"), cluster.get("name") or "-",
+                                              ",".join(ips) or "-", ",".join(categories) or "-"))
 
 
 def _done(client, args, uuid):
@@ -87,7 +104,8 @@ def _category(text):
 
 
 def _vm_create(client, args):
-    _done(client, args, client.new_vm(args.name, args.ip, dict(args.category), args.power.upper(), wait=False))
+    _done(client, args, client.new_vm(args.name, args.ip, dict(args.category), args.power.upper(), wait=False,
+                                      cluster=args.cluster))
 
 
 def _vm_list(client, _args):
@@ -147,6 +165,12 @@ def parser():
     serve_cmd.add_argument("--payload-style", choices=PAYLOAD_STYLES, default="2019",
                            help="the shape of webhook events: 2019, or the older 2017 field names (default: "
                                 "%(default)s)")
+    serve_cmd.add_argument("--name", default="sim-pc",
+                           help="the Prism Central's name, as it lists itself among its clusters (default: "
+                                "%(default)s)")
+    serve_cmd.add_argument("--cluster", action="append", type=_cluster, metavar="NAME[=UUID]",
+                           help="a cluster it manages (repeat; the first takes VMs created without one; a uuid "
+                                "made from the names when none is given; default: one, sim-cluster)")
     serve_cmd.set_defaults(run=_serve)
     cert_cmd = commands.add_parser("cert", parents=[connection], help="print the running simulator's certificate path",
                                    description="Print the path of the certificate the simulator at --host/--port "
@@ -163,6 +187,7 @@ def parser():
     create.add_argument("--category", action="append", default=[], type=_category, metavar="KEY=VALUE",
                         help="a category (repeat)")
     create.add_argument("--power", choices=("on", "off"), default="on", help="(default: %(default)s)")
+    create.add_argument("--cluster", metavar="NAME", help="the cluster to create it on (default: the first)")
     create.set_defaults(run=_vm_create)
     vms.add_parser("list", parents=[client], help="list every VM").set_defaults(run=_vm_list)
     power = vms.add_parser("power", parents=[client], help="power a VM on or off (VM.ON / VM.OFF)")

@@ -16,8 +16,9 @@ FILTER_ATTRIBUTES = {
         "vm_name": lambda e: e["spec"].get("name"),
         "power_state": lambda e: (e["status"].get("resources") or {}).get("power_state"),
     },
+    "cluster": {"name": lambda e: e["spec"].get("name")},
 }
-SORT_ATTRIBUTES = {"webhook": ("name",), "vm": ("name", "vm_name")}
+SORT_ATTRIBUTES = {"webhook": ("name",), "vm": ("name", "vm_name"), "cluster": ("name",)}
 
 
 def compile_filter(text, kind):

@@ -16,8 +16,8 @@ from tests.simulators._common import Simulator
 from tests.simulators.prism.app import make_app
 from tests.simulators.prism.delivery import Delivery
 from tests.simulators.prism.entities import (
-    API_VERSION, CLUSTER_REF, HOSTS, KNOWN_EVENTS, PAYLOAD_STYLES, ApiError, check_uuid, new_uuid, now_iso, render_vm,
-    render_webhook)
+    API_VERSION, HOSTS, KNOWN_EVENTS, PAYLOAD_STYLES, ApiError, check_uuid, cluster_ref, clusters_of, new_uuid, now_iso,
+    pc_cluster_uuid, render_cluster, render_vm, render_webhook)
 from tests.simulators.prism.v4 import ALL_VERSIONS, PrismV4
 from tests.simulators.prism.validation import check_spec_version, request_body, validate_vm, validate_webhook
 
@@ -29,6 +29,9 @@ class PrismSimulator(Delivery, Simulator):
     """Prism v3, and Prism Central v4, on 127.0.0.1 over HTTPS (self-signed). See the package docstring and
     docs/simulators.md.
 
+    name: the Prism Central's name (it lists itself under it among its clusters, as a real one does). clusters:
+    the clusters it manages, as names or {"name", "uuid"} mappings (entities.clusters_of; default: one,
+    sim-cluster); a VM goes where its create's cluster_reference says, else to the first.
     v4_versions: the v4 versions served (empty: a v3-only Prism, such as Prism Element). v3_webhooks=False: a
     Prism Central whose v3 webhooks are gone. api_key: also accept this X-ntnx-api-key (v3 and v4).
     ext_id_filter: honour, refuse or ignore a v4 $filter on extId (v4.py). updates_after_create: the delays of
@@ -39,7 +42,9 @@ class PrismSimulator(Delivery, Simulator):
     def __init__(self, username="admin", password="secret", host="127.0.0.1", port=0, pending_seconds=0.3,
                  empty_nics_on_power_on=False, delivery_timeout=5.0, allow_remote_delivery=False,
                  v4_versions=ALL_VERSIONS, v3_webhooks=True, api_key=None, ext_id_filter="honour",
-                 updates_after_create=UPDATES_AFTER_CREATE, payload_style="2019"):
+                 updates_after_create=UPDATES_AFTER_CREATE, payload_style="2019", name="sim-pc", clusters=None):
+        self.name = name
+        self.clusters = clusters_of(name, clusters)  # uuid -> name, in order
         self.username = username
         self.password = password
         self.api_key = api_key
@@ -149,14 +154,27 @@ class PrismSimulator(Delivery, Simulator):
             else:
                 self.payload_styles[webhook_uuid] = style
 
-    def migrate_vm(self, vm_uuid):
-        """Move a VM to the other host and emit VM.MIGRATE (the API cannot trigger a migration)."""
+    def migrate_vm(self, vm_uuid, cluster=None):
+        """Move a VM to the other host, or to the cluster named *cluster*, and emit VM.MIGRATE (the API cannot
+        trigger a migration). Raises KeyError for an unknown VM or cluster."""
         with self._lock:
             vm = self.vms[vm_uuid]
             res = vm["status"].setdefault("resources", {})
+            if cluster is not None:
+                uuid = next((u for u, name in self.clusters.items() if cluster in (u, name)), None)
+                if uuid is None:
+                    raise KeyError("no cluster %r in %s" % (cluster, sorted(self.clusters.values())))
+                vm["spec"]["cluster_reference"] = cluster_ref(uuid, self.clusters[uuid])
+                vm["status"]["cluster_reference"] = cluster_ref(uuid, self.clusters[uuid])
             current = (res.get("host_reference") or {}).get("uuid")
             res["host_reference"] = copy.deepcopy(HOSTS[1] if current == HOSTS[0]["uuid"] else HOSTS[0])
             self._emit("VM.MIGRATE", vm)
+
+    def cluster_entities(self):
+        """{uuid: v3 cluster entity}: the clusters, then the entry the Prism Central lists for itself."""
+        entries = [(uuid, name, "AOS") for uuid, name in self.clusters.items()]
+        entries.append((pc_cluster_uuid(self.name), self.name, "PRISM_CENTRAL"))
+        return collections.OrderedDict((e[0], render_cluster(*e)) for e in entries)
 
     def seed_vms(self, count, name_prefix="seed", categories=None, power_state="ON", first_ip="10.128.0.1"):
         """Test control (benchmarks): store *count* completed VMs at once, without tasks or events.
@@ -171,7 +189,7 @@ class PrismSimulator(Delivery, Simulator):
                 body = {"metadata": {"kind": "vm", "categories": dict(categories or {})},
                         "spec": {"name": "%s-%05d" % (name_prefix, i), "resources": {
                             "power_state": power_state, "nic_list": [{"ip_endpoint_list": [{"ip": str(base + i)}]}]}}}
-                spec, cats = validate_vm(body)
+                spec, cats = validate_vm(body, self.clusters)
                 vm = self._new_entity("vm", spec, cats, status=self._vm_status(copy.deepcopy(spec), {}))
                 self.vms[vm["metadata"]["uuid"]] = vm
                 uuids.append(vm["metadata"]["uuid"])
@@ -325,7 +343,7 @@ class PrismSimulator(Delivery, Simulator):
 
     # ------------------------------------------------------------------ VMs
     def create_vm(self):
-        spec, categories = validate_vm(request_body())
+        spec, categories = validate_vm(request_body(), self.clusters)
         vm = self._new_entity("vm", spec, categories)
         vm_uuid = vm["metadata"]["uuid"]
         return self._accept(self.vms, vm, "VmCreate",
@@ -340,7 +358,7 @@ class PrismSimulator(Delivery, Simulator):
         else:
             res.pop("host_reference", None)
         status = {"state": "COMPLETE", "name": spec["name"], "resources": res,
-                  "cluster_reference": copy.deepcopy(spec.get("cluster_reference", CLUSTER_REF))}
+                  "cluster_reference": copy.deepcopy(spec["cluster_reference"])}
         if "description" in spec:
             status["description"] = spec["description"]
         return status
@@ -394,7 +412,8 @@ class PrismSimulator(Delivery, Simulator):
     def update_vm(self, entity_uuid):
         vm = self._get_or_404(self.vms, "vm", entity_uuid)
         body = request_body()
-        spec, categories = validate_vm(body, old_nics=vm["spec"]["resources"].get("nic_list", []))
+        spec, categories = validate_vm(body, self.clusters, old_nics=vm["spec"]["resources"].get("nic_list", []),
+                                       old_cluster=vm["spec"]["cluster_reference"])
         check_spec_version(vm, body["metadata"], "vm", entity_uuid)
         old_categories = vm["metadata"].get("categories", {})
         # PUT replaces the intent: metadata.categories omitted means none (as in Prism).

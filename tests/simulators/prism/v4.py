@@ -9,7 +9,8 @@ through v3 is what v4 shows. What it answers, and why (sources and certainty in 
   ``nicNetworkInfo``/``nicBackingInfo`` that replaced them (typed with ``$objectType``, as the SDKs read).
 - ``GET /api/prism/<v>/config/categories[/{extId}]``: every category pair a VM was ever given, with a stable
   extId; a VM refers to its categories by extId only.
-- ``GET /api/clustermgmt/<v>/config/clusters[/{extId}]``: the clusters VMs are on.
+- ``GET /api/clustermgmt/<v>/config/clusters[/{extId}]``: the simulator's clusters and, as on a real Prism
+  Central, the entry for itself (``config.clusterFunction`` ``PRISM_CENTRAL`` rather than ``AOS``).
 - ``OPTIONS /api/<ns>/unversioned/info``: the newest version served, where that is v4.2 or later (what the SDKs
   negotiate with).
 - Errors as ``{"data": {"error": [AppMessage...] | SchemaValidationError}}``; a 401 for bad or missing
@@ -248,6 +249,7 @@ class PrismV4(object):
                                                  "type": "Prism.Config.CategoryType"}, not_found="PRISM-50017"),
             "clusters": Collection("clustermgmt", "config/clusters", "clustermgmt.v4.config", "Cluster", "Clusters",
                                    records=self._cluster_records, render=self._cluster,
+                                   find=lambda ext_id: self.sim.cluster_entities().get(ext_id),
                                    filterable={"extId": None, "name": None}, not_found="CLU-10005"),
         }
 
@@ -456,17 +458,15 @@ class PrismV4(object):
                 "$reserved": _reserved(version)}
 
     def _cluster_records(self):
-        clusters = {}
-        for vm in self.sim.vms.values():
-            ref = (vm.get("status") or {}).get("cluster_reference") or vm["spec"].get("cluster_reference") or {}
-            if ref.get("uuid"):
-                clusters[ref["uuid"]] = ref.get("name")
-        return sorted(clusters.items())
+        return list(self.sim.cluster_entities().values())
 
     @staticmethod
-    def _cluster(record, version):
-        return {"extId": record[0], "name": record[1], "$objectType": "clustermgmt.v4.config.Cluster",
-                "$reserved": _reserved(version)}
+    def _cluster(entity, version):
+        function = entity["status"]["resources"]["config"]["service_list"]
+        return {"extId": entity["metadata"]["uuid"], "name": entity["status"]["name"],
+                "config": {"clusterFunction": function, "$objectType": "clustermgmt.v4.config.ClusterConfigReference",
+                           "$reserved": _reserved(version)},
+                "$objectType": "clustermgmt.v4.config.Cluster", "$reserved": _reserved(version)}
 
 
 class Collection(object):

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import request
 
 from tests.simulators.prism.entities import (
-    CLUSTER_REF, DEFAULT_SUBNET_REF, KNOWN_EVENTS, ApiError, new_uuid, random_mac)
+    DEFAULT_SUBNET_REF, KNOWN_EVENTS, ApiError, cluster_ref, new_uuid, random_mac)
 
 
 class Invalid(object):
@@ -107,7 +107,9 @@ def validate_webhook(body):
     return copy.deepcopy(spec)
 
 
-def validate_vm(body, old_nics=()):
+def validate_vm(body, clusters, old_nics=(), old_cluster=None):
+    """(spec, categories) of a VM create (or, with *old_cluster*, update). clusters: {uuid: name} of the
+    Prism Central's clusters; a create that names none goes to the first, an update stays where it is."""
     invalid = Invalid()
     metadata, spec = validate_intent(body, "vm", invalid)
     res = required_dict(spec, "resources", "spec", invalid) if spec is not None else None
@@ -147,13 +149,29 @@ def validate_vm(body, old_nics=()):
                     ipaddress.ip_address(ip)
                 except (TypeError, ValueError):
                     invalid.add("%s.ip_endpoint_list[%d].ip" % (path, j), "%r is not a valid IP address" % (ip,))
+    cluster = _cluster_reference(spec, clusters, old_cluster, invalid) if spec is not None else None
     invalid.raise_if_any()
     spec = copy.deepcopy(spec)
     spec["resources"]["power_state"] = spec["resources"].get("power_state", "OFF")
     spec["resources"].setdefault("memory_size_mib", 1024)
     spec["resources"]["nic_list"] = [normalize_nic(nic, old_nics) for nic in nics]
-    spec.setdefault("cluster_reference", copy.deepcopy(CLUSTER_REF))
+    spec["cluster_reference"] = cluster
     return spec, categories
+
+
+def _cluster_reference(spec, clusters, old_cluster, invalid):
+    """The VM's cluster_reference as Prism keeps it (kind, name, uuid: the client gives the uuid)."""
+    ref = spec.get("cluster_reference")
+    if ref is None:
+        return copy.deepcopy(old_cluster) if old_cluster else cluster_ref(*next(iter(clusters.items())))
+    if not isinstance(ref, dict) or ref.get("kind", "cluster") != "cluster" or ref.get("uuid") not in clusters:
+        invalid.add("spec.cluster_reference", "%r is not a reference to a cluster of this Prism Central (%s)"
+                    % (ref, ", ".join("%s %s" % item for item in clusters.items())))
+        return None
+    if old_cluster and ref["uuid"] != old_cluster["uuid"]:
+        invalid.add("spec.cluster_reference.uuid", "a VM does not move to another cluster by an update")
+        return None
+    return cluster_ref(ref["uuid"], clusters[ref["uuid"]])
 
 
 def normalize_nic(nic, old_nics):

@@ -50,14 +50,17 @@ def basic(user=USER, password=PASSWORD):
 GOOD = {"Authorization": basic(), "Content-Type": "application/json"}
 
 
-def envelope(event_type="VM.ON", ips=("10.1.1.5",), categories=None, vm_uuid=VM_UUID):
-    """A Prism v3 webhook body (AOS shape: data.metadata is the VM intent)."""
+def envelope(event_type="VM.ON", ips=("10.1.1.5",), categories=None, vm_uuid=VM_UUID, cluster=None):
+    """A Prism v3 webhook body (AOS shape: data.metadata is the VM intent), naming *cluster* (a status
+    cluster_reference) if given."""
     vm = {"api_version": "3.1",
           "metadata": {"kind": "vm", "uuid": vm_uuid, "categories": categories or {"AppTier": "Web"}},
           "spec": {"name": "web-01", "resources": {"power_state": "ON"}},
           "status": {"name": "web-01", "state": "COMPLETE", "resources": {
               "power_state": "OFF" if event_type == "VM.OFF" else "ON",
               "nic_list": [{"ip_endpoint_list": [{"ip": ip, "type": "ASSIGNED"}]} for ip in ips]}}}
+    if cluster:
+        vm["status"]["cluster_reference"] = dict(cluster, kind="cluster")
     return {"entity_reference": {"kind": "vm", "uuid": vm_uuid}, "data": {"metadata": vm}, "version": "1.0",
             "event_type": event_type}
 
@@ -178,7 +181,8 @@ def test_a_prism_delivery_becomes_one_normalised_event(source):
     assert event["nutanix"] == {
         "event_type": "VM.ON", "action": "register", "vm_uuid": uuid, "vm_name": vm["status"]["name"], "power_state": "ON",
         "ips": ["10.1.1.5", "10.1.1.6"], "categories": {"AppTier": "Web", "Env": "Prod"}, "complete": True,
-        "tags": ["ntnx.AppTier.Web", "ntnx.Env.Prod"]}
+        "tags": ["ntnx.AppTier.Web", "ntnx.Env.Prod"], "cluster_uuid": vm["status"]["cluster_reference"]["uuid"],
+        "cluster_name": vm["status"]["cluster_reference"]["name"]}
     assert event["payload"]["event_type"] == "VM.ON" and event["payload"]["entity_reference"]["uuid"] == uuid
     assert event["payload"]["data"]["metadata"]["metadata"]["categories"] == vm["metadata"]["categories"]
     assert event["meta"] == {"endpoint": PATH, "remote_addr": "127.0.0.1"}
@@ -221,6 +225,15 @@ def test_tags_follow_the_collections_tag_mapping(run_source):
                         tag_categories=["AppTier", "Env"])
     source.post(envelope(categories={"AppTier": "Web Tier", "Env": "Prod", "Owner": "bob"}))
     assert source.events()[0]["nutanix"]["tags"] == ["pci", "prod", "vm-AppTier-Web_Tier"]
+
+
+def test_tags_can_name_the_prism_central_and_the_cluster(run_source):
+    source = run_source(tag_format="panorama-plugin", prism_name="dc1")
+    source.post(envelope(cluster={"name": "east 1", "uuid": "0c0ffee0-0000-4000-8000-0000000000e1"}))
+    source.post(envelope(vm_uuid="7a3b0e4c-2222-4c6b-9d0e-0123456789ab"))  # no cluster named in the payload
+    first, second = [event["nutanix"] for event in source.events()]
+    assert first["tags"] == ["ntnx.PC-dc1.CL-east_1.AppTier.Web"] and first["cluster_name"] == "east 1"
+    assert second["tags"] == ["ntnx.PC-dc1.CL-unknown.AppTier.Web"] and second["cluster_uuid"] is None
 
 
 def test_an_unknown_event_type_is_acknowledged_but_not_queued(source):
@@ -438,6 +451,7 @@ def test_the_same_network_check_as_the_listener(run_source, networks, remote):
     ({"port": 5000, "token": "t", "max_body_bytes": 10}, "max_body_bytes must be an integer between 1024"),
     ({"port": 5000, "token": "t", "certfile": "/nonexistent/cert.pem"}, "cannot use certfile /nonexistent/cert.pem"),
     ({"port": 5000, "token": "t", "tag_format": "static"}, "must contain {category} or {value}"),
+    ({"port": 5000, "token": "t", "tag_format": "panorama-plugin"}, "prism_name: tag_format names {pc}"),
     ({"port": 5000, "token": "t", "hmac_secret": "x"}, "unknown argument(s) hmac_secret"),
 ])
 def test_bad_arguments_are_refused_at_start_with_a_clear_message(args, message):

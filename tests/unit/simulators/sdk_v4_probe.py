@@ -124,7 +124,8 @@ def main(cfg):
     clusters = clustermgmt.ClustersApi(api_client=api_client(clustermgmt, cfg))
     listed = clusters.list_clusters()
     check_model(listed, "list_clusters")
-    report["clusters"] = sorted([c.ext_id, c.name] for c in listed.data or [])
+    report["clusters"] = sorted([c.ext_id, c.name, [str(getattr(f, "value", f)) for f in (
+        c.config.cluster_function if c.config else None) or []]] for c in listed.data or [])
 
     for name, call, client, response_type in (
             ("unauthorized", lambda c: vmm.VmApi(api_client=c).list_vms(), api_client(vmm, cfg, password="wrong"),

@@ -16,6 +16,7 @@ from tests.simulators.prism.cli import main
 
 REPO = os.path.join(os.path.dirname(__file__), "..", "..", "..")
 V3 = "/api/nutanix/v3"
+EAST_2 = "0c0ffee0-0000-4000-8000-0000000000e2"
 
 
 @pytest.fixture
@@ -93,7 +94,8 @@ def served(tmp_path_factory):
     """`python -m tests.simulators.prism serve` in its own process: (port, cert dir, certificate path)."""
     cert_dir = str(tmp_path_factory.mktemp("certs"))
     proc = subprocess.Popen([sys.executable, "-m", "tests.simulators.prism", "serve", "--port", "0",
-                             "--pending-seconds", "0.05", "--cert-dir", cert_dir],
+                             "--pending-seconds", "0.05", "--cert-dir", cert_dir, "--name", "pc-east",
+                             "--cluster", "east-1", "--cluster", "east-2=%s" % EAST_2],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
     lines = []
     reader = threading.Thread(target=lambda: lines.extend([proc.stdout.readline(), proc.stdout.readline()]),
@@ -150,19 +152,40 @@ def test_vm_commands_drive_the_simulator_without_json(capsys, served):
         assert time.monotonic() < deadline
         time.sleep(0.05)
     code, out, _err = run(capsys, served, "vm", "create", "web-01", "--ip", "10.9.0.1", "--category", "AppTier=Web")
-    assert code == 0 and out.split()[0] == "web-01" and out.split()[2:] == ["ON", "10.9.0.1", "AppTier=Web"]
+    assert code == 0 and out.split()[0] == "web-01"
+    assert out.split()[2:] == ["ON", "east-1", "10.9.0.1", "AppTier=Web"]
     assert run(capsys, served, "vm", "power", "web-01", "off")[0] == 0
     assert run(capsys, served, "vm", "categories", "web-01", "AppTier=Db", "Env=Prod")[0] == 0
     assert run(capsys, served, "vm", "ips", "web-01", "10.9.0.2", "--new-nic")[0] == 0
     assert vms(remote) == {"web-01": ("OFF", ["10.9.0.1", "10.9.0.2"], {"AppTier": "Db", "Env": "Prod"})}
     code, out, _err = run(capsys, served, "vm", "list")
-    assert code == 0 and out.split()[2:] == ["OFF", "10.9.0.1,10.9.0.2", "AppTier=Db,Env=Prod"]
+    assert code == 0 and out.split()[2:] == ["OFF", "east-1", "10.9.0.1,10.9.0.2", "AppTier=Db,Env=Prod"]
     assert run(capsys, served, "vm", "delete", "web-01")[0] == 0
     assert vms(remote) == {}
     assert events(remote, 7) == ["VM.CREATE", "VM.ON", "VM.OFF", "VM.UPDATE", "VM.NIC_PLUG", "VM.UPDATE",
                                  "VM.DELETE"]
     code, _out, err = run(capsys, served, "vm", "power", "web-01", "on")
     assert code == 1 and "no VM has the name or uuid 'web-01'" in err
+
+
+def test_a_named_prism_central_serves_its_clusters_and_creates_vms_where_asked(capsys, served):
+    port, _cert_dir, cert = served
+    remote = Remote(port, cert)
+    requests.post(remote.url + "/_sim/reset", verify=cert, timeout=10)
+    code, out, _err = run(capsys, served, "vm", "create", "db-02", "--ip", "10.9.1.1", "--cluster", "east-2")
+    assert code == 0 and out.split()[3] == "east-2"
+    listed = requests.post(remote.url + V3 + "/vms/list", json={}, auth=("admin", "secret"), verify=cert,
+                           timeout=10).json()["entities"]
+    assert [(vm["spec"]["name"], vm["status"]["cluster_reference"]) for vm in listed] == [
+        ("db-02", {"kind": "cluster", "name": "east-2", "uuid": EAST_2})]
+    clusters = requests.post(remote.url + V3 + "/clusters/list", json={}, auth=("admin", "secret"), verify=cert,
+                             timeout=10).json()["entities"]
+    # As on a real Prism Central: its clusters, and an entry for itself, told apart by the service list.
+    assert [(c["status"]["name"], c["status"]["resources"]["config"]["service_list"]) for c in clusters] == [
+        ("east-1", ["AOS"]), ("east-2", ["AOS"]), ("pc-east", ["PRISM_CENTRAL"])]
+    assert clusters[1]["metadata"]["uuid"] == EAST_2
+    code, _out, err = run(capsys, served, "vm", "create", "x", "--cluster", "pc-east")
+    assert code == 1 and "Prism manages no cluster named 'pc-east'" in err
 
 
 def test_help_shows_the_default_port_and_account(capsys):

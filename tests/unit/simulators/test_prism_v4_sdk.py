@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.simulators.prism import PrismSimulator
-from tests.simulators.prism.entities import CLUSTER_REF
+from tests.simulators.prism.entities import CLUSTER_REF, pc_cluster_uuid
 from tests.simulators.prism.v4 import ALL_VERSIONS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -102,7 +102,9 @@ def test_the_sdks_deserialize_every_answer_into_their_models(probe):
     assert set(names.values()) == set((k, v) for e in listed for k, v in e["metadata"]["categories"].items())
     assert all(kind == "USER" for _e, _k, _v, kind in report["categories"])
     assert report["category"][3] == "Category" and tuple(report["category"][1:3]) == names[report["category"][0]]
-    assert report["clusters"] == [[CLUSTER_REF["uuid"], CLUSTER_REF["name"]]]
+    # The simulator's one cluster, and the entry a Prism Central lists for itself.
+    assert report["clusters"] == sorted([[CLUSTER_REF["uuid"], CLUSTER_REF["name"], ["AOS"]],
+                                         [pc_cluster_uuid("sim-pc"), "sim-pc", ["PRISM_CENTRAL"]]])
 
     # $select leaves out what was not asked for; $filter on extId finds exactly that VM.
     assert report["selected"]["nics"] is None and report["selected"]["name"]

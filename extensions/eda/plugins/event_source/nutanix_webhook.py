@@ -51,16 +51,18 @@ description:
     Events of a type Prism may add later are answered 200 and dropped.
   - Each event is parsed by the collection's event parser and put on the queue as a mapping with three keys,
     C(nutanix), C(payload) and C(meta). C(nutanix) holds C(event_type), C(action), C(vm_uuid), C(vm_name),
-    C(ips), C(categories), C(power_state), C(complete) and C(tags); C(payload) is the body as Prism sent it;
+    C(ips), C(categories), C(power_state), C(cluster_uuid), C(cluster_name), C(complete) and C(tags); C(payload)
+    is the body as Prism sent it;
     C(meta) holds C(endpoint) (the path) and C(remote_addr). C(ips), C(categories) and C(tags) are null when the
-    payload did not say (some AOS versions send an empty C(nic_list) at C(VM.ON)); C(complete) is true when
-    C(ips) and C(categories) are both known.
+    payload did not say (some AOS versions send an empty C(nic_list) at C(VM.ON)), and so are C(cluster_uuid) and
+    C(cluster_name); C(complete) is true when C(ips) and C(categories) are both known.
   - C(action) is the collection's one classification of the event type, the one the listener's C(panos) plugin
     acts on - V(register) (C(VM.ON), C(VM.CREATE), C(VM.UPDATE), C(VM.MIGRATE), C(VM.NIC_PLUG)), V(unregister)
     (C(VM.OFF), C(VM.DELETE)) or V(reconcile) (C(VM.NIC_UNPLUG), after which an address the payload no longer
     names has gone).
   - C(tags) are the PAN-OS tags the VM's categories map to, with the same mapping as the listener's C(panos)
-    plugin and M(netevents.nutanix.vm_tag_sync) (O(tag_format), O(tag_mapping), O(tag_categories)).
+    plugin and M(netevents.nutanix.vm_tag_sync) (O(tag_format), O(tag_mapping), O(tag_categories),
+    O(prism_name)).
   - The answer 200 means the event is on ansible-rulebook's queue, in memory. Nothing is written to disk and
     nothing is deduplicated; see the collection's docs/eda.md for when the listener's durable queue is the
     better choice.
@@ -133,6 +135,11 @@ options:
       - Map only these category names, as O(netevents.nutanix.vm_tag_sync#module:categories).
     type: list
     elements: str
+  prism_name:
+    description:
+      - The name you give the Prism Central that sends to this source, for V({pc}) in O(tag_format), as
+        O(netevents.nutanix.vm_tag_sync#module:prism_name); required when O(tag_format) names V({pc}).
+    type: str
 """
 
 EXAMPLES = r"""
@@ -160,7 +167,7 @@ log = logging.getLogger("netevents.nutanix.nutanix_webhook")
 
 REALM = "netevents-eda"
 _KNOWN_ARGS = ("host", "port", "path", "username", "password", "token", "certfile", "keyfile", "allowed_networks",
-               "max_body_bytes", "tag_format", "tag_mapping", "tag_categories")
+               "max_body_bytes", "tag_format", "tag_mapping", "tag_categories", "prism_name")
 _SETTINGS = web.AppKey("settings", object)
 _QUEUE = web.AppKey("queue", object)
 
@@ -241,7 +248,7 @@ class Settings(object):
         self.mapper = None
         try:
             self.mapper = TagMapper(text("tag_format", DEFAULT_TAG_FORMAT), mapping=args.get("tag_mapping"),
-                                    categories=args.get("tag_categories"))
+                                    categories=args.get("tag_categories"), prism_name=text("prism_name"))
         except TagError as e:
             errors.extend("%s: %s" % ({"categories": "tag_categories"}.get(option, option), message)
                           for option, message in e.problems)
@@ -270,7 +277,7 @@ def normalise(event, document, settings, request_path, remote_addr):
     """The event as it goes on the queue: what the parser found, the body as sent, where it came from."""
     nutanix = event.to_dict()
     nutanix["complete"] = event.complete
-    nutanix["tags"] = None if event.categories is None else sorted(settings.mapper.tags_for(event.categories))
+    nutanix["tags"] = None if event.categories is None else sorted(settings.mapper.tags_for(event))
     return {"nutanix": nutanix, "payload": document, "meta": {"endpoint": request_path, "remote_addr": remote_addr}}
 
 

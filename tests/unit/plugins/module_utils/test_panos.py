@@ -7,6 +7,7 @@ import time
 import pytest
 
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.events import VmState
 from ansible_collections.netevents.nutanix.plugins.module_utils.panos import (
     PanosError, build_uid_message, describe_error, normalize_ip, plan_registered_ips, validate_address,
     validate_name)
@@ -53,7 +54,7 @@ def test_non_strings_and_unknown_kinds():
 def test_every_tag_the_mapper_makes_is_a_valid_name():
     mapper = TagMapper()
     for categories in ({"AppTier": "Web"}, {"App Tier": "we'b\"]/<x>&"}, {"Env": "Prod 1"}, {"x" * 50: "y" * 60}):
-        for tag in mapper.tags_for(categories):
+        for tag in mapper.tags_for(VmState("u", categories=categories)):
             assert validate_name(tag, "tag") == tag
 
 

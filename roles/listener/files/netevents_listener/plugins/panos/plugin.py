@@ -208,7 +208,7 @@ class PanosPlugin(Plugin):
                 return None, None
         record = self._record(state, strict=True)
         if record is None and state.power_state == "ON" and not state.ips and vm.expects_ip \
-                and self.mapper.tags_for(state.categories):
+                and self.mapper.tags_for(state):
             self._wait_for_ip(event)
         return record, hint
 
@@ -235,7 +235,7 @@ class PanosPlugin(Plugin):
         """
         if state.power_state != "ON" or not state.ips:
             return None
-        tags = self.mapper.tags_for(state.categories)
+        tags = self.mapper.tags_for(state)
         bad = sorted(key for key in ("%s:%s" % item for item in state.categories.items())
                      if key in self.mapper.rejected) if strict else ()
         if bad:

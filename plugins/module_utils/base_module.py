@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_utils
 from ansible_collections.netevents.nutanix.plugins.module_utils import prism as prism_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.webhook_receiver import path_token_in
 
 PRISM_OPTIONS = dict(
     nutanix_host=dict(type="str", required=True, fallback=(env_fallback, ["NUTANIX_HOST"])),
@@ -77,14 +78,15 @@ class NeteventsModule(AnsibleModule):
     def _load_params(self):
         # A user:password@ in a URL option is refused later, but AnsibleModule echoes every option it was given
         # in the result's invocation (shown at -vvv), also when it refuses an option: make the credentials a
-        # no_log value before anything is validated, logged or returned.
+        # no_log value before anything is validated, logged or returned. So is a path token (a receiver's secret
+        # as the URL's last segment), which is kept.
         super(NeteventsModule, self)._load_params()
         for option in self._secret_urls:
             value = self.params.get(option)
             netloc = urlsplit(value).netloc if isinstance(value, str) else ""
             userinfo = netloc.rpartition("@")[0]
             password = userinfo.partition(":")[2]
-            self.no_log_values.update(secret for secret in (userinfo, password) if secret)
+            self.no_log_values.update(secret for secret in (userinfo, password, path_token_in(value)) if secret)
 
     @contextlib.contextmanager
     def failures(self, **result):

@@ -11,7 +11,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
+import re
+
+from ansible_collections.netevents.nutanix.plugins.module_utils.addresses import firewall_ips
 
 # The one classification of the event types, for every consumer: the panos plugin reads it from each VmEvent, the
 # EDA source puts it into each event as ``action`` for rulebooks. What the event means for the VM's IPs:
@@ -30,6 +32,12 @@ EXPECT_IP_EVENTS = frozenset(("VM.ON", "VM.NIC_PLUG"))
 
 _POWER_STATES = {"ON": "ON", "POWERED_ON": "ON", "KPOWEREDON": "ON", "OFF": "OFF", "POWERED_OFF": "OFF",
                  "KPOWEREDOFF": "OFF"}
+
+
+# What an event type and a VM's uuid may look like. Prism's are "VM.ON" and RFC 4122 UUIDs; this is wider (types
+# Prism may add later, other entity ids), but short and plain, as they go into the queue, logs and metrics.
+_EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+_UUID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 class EventError(ValueError):
@@ -63,10 +71,10 @@ class VmEvent(object):
     uuid and name each None when it did not name them."""
 
     __slots__ = ("event_type", "vm_uuid", "vm_name", "ips", "categories", "power_state", "raw", "cluster_uuid",
-                 "cluster_name")
+                 "cluster_name", "dropped_ips")
 
     def __init__(self, event_type, vm_uuid, vm_name=None, ips=None, categories=None, power_state=None, raw=None,
-                 cluster_uuid=None, cluster_name=None):
+                 cluster_uuid=None, cluster_name=None, dropped_ips=()):
         self.event_type = event_type
         self.vm_uuid = vm_uuid
         self.vm_name = vm_name
@@ -76,6 +84,8 @@ class VmEvent(object):
         self.raw = raw
         self.cluster_uuid = cluster_uuid
         self.cluster_name = cluster_name
+        # The payload's addresses a firewall should not hold (addresses.py), as AddressErrors: for the log.
+        self.dropped_ips = tuple(dropped_ips)
 
     @property
     def known_event(self):
@@ -126,30 +136,16 @@ def normalize_power_state(value):
     return _POWER_STATES.get(value.strip().upper().replace("-", "_"), value.strip().upper() or None)
 
 
-def _valid_ip(value):
-    if not isinstance(value, str):
-        return None
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        return None
-
-
 def _nic_ips(resources):
-    """IPs from ``resources.nic_list[].ip_endpoint_list[].ip``; None when there is no usable NIC info."""
+    """(IPs from ``resources.nic_list[].ip_endpoint_list[].ip``, or None when there is no usable NIC info; the
+    AddressErrors of those a firewall should not hold, which are left out)."""
     if "nic_list" not in resources or not isinstance(resources.get("nic_list"), list):
-        return None
-    nics = resources["nic_list"]
-    ips = []
-    for nic in nics:
-        for endpoint in _list(_dict(nic).get("ip_endpoint_list")):
-            ip = _valid_ip(_dict(endpoint).get("ip"))
-            if ip and ip not in ips:
-                ips.append(ip)
-    if not ips:
-        # AOS sends an empty nic_list (or NICs without addresses yet) at VM.ON: that is "unknown", not "none".
-        return None
-    return ips
+        return None, []
+    given = [_dict(endpoint).get("ip") for nic in resources["nic_list"]
+             for endpoint in _list(_dict(nic).get("ip_endpoint_list"))]
+    ips, dropped = firewall_ips(ip for ip in given if ip is not None)
+    # AOS sends an empty nic_list (or NICs without addresses yet) at VM.ON: that is "unknown", not "none".
+    return ips or None, dropped
 
 
 def _categories(metadata):
@@ -160,18 +156,20 @@ def _categories(metadata):
 
 
 def _read_entity(entity):
-    """(uuid, name, power_state, ips, categories) of a v3 VM entity; ips/categories None when it does not say."""
+    """(uuid, name, power_state, ips, categories, dropped) of a v3 VM entity; ips/categories None when it does not
+    say; dropped: the AddressErrors of the addresses left out."""
     entity = _dict(entity)
     metadata = _dict(entity.get("metadata"))
     spec_res = _dict(_dict(entity.get("spec")).get("resources"))
     status_res = _dict(_dict(entity.get("status")).get("resources"))
-    ips = _nic_ips(status_res)
+    ips, dropped = _nic_ips(status_res)
     if ips is None:
-        ips = _nic_ips(spec_res)
+        ips, spec_dropped = _nic_ips(spec_res)
+        dropped += spec_dropped
     name = _dict(entity.get("status")).get("name") or _dict(entity.get("spec")).get("name")
     return (metadata.get("uuid"), name if isinstance(name, str) else None,
             normalize_power_state(status_res.get("power_state") or spec_res.get("power_state")), ips,
-            _categories(metadata))
+            _categories(metadata), dropped)
 
 
 def _cluster(entity):
@@ -185,7 +183,7 @@ def _cluster(entity):
 
 def vm_state_from_entity(entity):
     """A VmState from a v3 VM entity (GET /vms/{uuid}, a vms/list entity, or a webhook's ``data.metadata``)."""
-    uuid, name, power, ips, categories = _read_entity(entity)
+    uuid, name, power, ips, categories, _dropped = _read_entity(entity)
     cluster_uuid, cluster_name = _cluster(entity)
     return VmState(uuid=uuid, name=name, power_state=power, ips=ips or (), categories=categories or {},
                    cluster_uuid=cluster_uuid, cluster_name=cluster_name)
@@ -198,15 +196,21 @@ def parse_event(body):
     event_type = body.get("event_type")
     if not isinstance(event_type, str) or not event_type.strip():
         raise EventError("the body has no event_type")
+    event_type = event_type.strip()
+    if not _EVENT_TYPE_RE.match(event_type):
+        raise EventError("the event_type is not a Prism event type (up to 64 letters, digits, '.', '_', ':', '-')")
     ref = body.get("entity_reference")
     data = body.get("data")
     if not isinstance(ref, dict) or not isinstance(data, dict):
         raise EventError("the body has no entity_reference or data object")
-    entity_uuid, name, power, ips, categories = _read_entity(data.get("metadata"))
+    entity_uuid, name, power, ips, categories, dropped = _read_entity(data.get("metadata"))
     vm_uuid = ref.get("uuid") or entity_uuid
-    if not isinstance(vm_uuid, str) or not vm_uuid.strip() or len(vm_uuid) > 128:
+    if not isinstance(vm_uuid, str) or not vm_uuid.strip():
         raise EventError("the event names no entity uuid")
+    vm_uuid = vm_uuid.strip()
+    if not _UUID_RE.match(vm_uuid):
+        raise EventError("the entity uuid is not a uuid (up to 128 letters, digits, '.', '_', ':', '-')")
     cluster_uuid, cluster_name = _cluster(data.get("metadata"))
-    return VmEvent(event_type=event_type.strip(), vm_uuid=vm_uuid.strip(), vm_name=name, ips=ips,
-                   categories=categories, power_state=power, raw=body, cluster_uuid=cluster_uuid,
-                   cluster_name=cluster_name)
+    return VmEvent(event_type=event_type, vm_uuid=vm_uuid, vm_name=name, ips=ips, categories=categories,
+                   power_state=power, raw=body, cluster_uuid=cluster_uuid, cluster_name=cluster_name,
+                   dropped_ips=dropped)

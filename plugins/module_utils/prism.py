@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 from ansible_collections.netevents.nutanix.plugins.module_utils.events import vm_state_from_entity
 from ansible_collections.netevents.nutanix.plugins.module_utils.prism_v4 import PrismV4, error_messages
 from ansible_collections.netevents.nutanix.plugins.module_utils.tls import client_context
+from ansible_collections.netevents.nutanix.plugins.module_utils.webhook_receiver import mask_path_token
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -485,7 +486,7 @@ def webhook_spec(name, post_url, events, credentials=None, description=None):
 
 
 def webhook_view(entity):
-    """What modules return about a webhook: the intent (spec) and its state, never a password."""
+    """What modules return about a webhook: the intent (spec) and its state, never a password or a path token."""
     metadata = entity.get("metadata") or {}
     spec = entity.get("spec") or {}
     resources = spec.get("resources") or {}
@@ -494,7 +495,7 @@ def webhook_view(entity):
         "uuid": metadata.get("uuid"),
         "name": spec.get("name"),
         "description": spec.get("description"),
-        "post_url": resources.get("post_url"),
+        "post_url": mask_path_token(resources.get("post_url")),  # a receiver's path token is a secret
         "events": sorted(resources.get("events_filter_list") or []),
         "credentials": {"username": creds["username"]} if creds.get("username") is not None else None,
         "spec_version": metadata.get("spec_version"),

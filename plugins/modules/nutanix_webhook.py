@@ -39,6 +39,9 @@ options:
       - URL Prism POSTs the events to, for instance the netevents listener's C(https://listener:8443/events).
       - Must be an C(http) or C(https) URL without a user name or password in it; use O(credentials). A URL
         with them is refused, and they are masked in the task's output (also at C(-vvv)).
+      - A last path segment of 32 to 256 letters, digits, C(-) and C(_) is taken for a receiver's path token (a
+        secret, such as the netevents listener's C(listener.path_token_file)). Prism gets the whole URL; every
+        output of the task (result, diff, errors, C(-vvv)) shows the segment as C(********).
       - Required when O(state=present).
     type: str
   events:
@@ -168,9 +171,9 @@ webhook:
       type: str
       sample: netevents listener
     post_url:
-      description: URL the events are POSTed to.
+      description: URL the events are POSTed to, with a path token (see O(post_url)) masked.
       type: str
-      sample: https://listener.example.com:8443/events
+      sample: https://listener.example.com:8443/listener/callback/********
     events:
       description: Events sent, sorted.
       type: list

@@ -66,8 +66,9 @@ webhooks:
     - The webhooks found, in Prism's order; empty when none matches.
     - Each one as M(netevents.nutanix.nutanix_webhook) returns it in
       RV(netevents.nutanix.nutanix_webhook#module:webhook), with the keys V(uuid), V(name), V(description),
-      V(post_url), V(events) (sorted), V(credentials) (the user name alone, never a password), V(spec_version)
-      and V(state).
+      V(post_url) (a last path segment shaped like a receiver's path token - 32 to 256 letters, digits, V(-) and
+      V(_) - masked as V(********)), V(events) (sorted), V(credentials) (the user name alone, never a password),
+      V(spec_version) and V(state).
   returned: always
   type: list
   elements: dict

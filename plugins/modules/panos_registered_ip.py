@@ -33,6 +33,10 @@ options:
   ips:
     description:
       - IPv4 or IPv6 addresses.
+      - With O(state=present), only unicast addresses that name one host in a routed network, the collection's one
+        address rule - an address with a zone index (V(fe80::1%eth0)), an unspecified (V(0.0.0.0), V(::)),
+        loopback, multicast, broadcast or link-local address (V(169.254.0.0/16), V(fe80::/10)) or an IPv4-mapped
+        IPv6 address fails the task, naming the address. O(state=absent) takes any IP, to clean up.
       - May be empty only with O(exclusive=true), which then unregisters O(tags) from every IP.
     type: list
     elements: str
@@ -126,6 +130,7 @@ userid_calls:
 """
 
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_utils
+from ansible_collections.netevents.nutanix.plugins.module_utils.addresses import firewall_ip
 from ansible_collections.netevents.nutanix.plugins.module_utils.base_module import PanosModule
 
 MAX_TIMEOUT = 2592000
@@ -137,7 +142,9 @@ def lists(table):
 
 def check(params):
     """The IPs and tags asked for, as sets; ValueError with a message for the user."""
-    ips = set(panos_utils.normalize_ip(ip) for ip in params["ips"])
+    # Registering takes only what a firewall should hold; removing takes anything a firewall may hold already.
+    spelling = firewall_ip if params["state"] == "present" else panos_utils.normalize_ip
+    ips = set(spelling(ip) for ip in params["ips"])
     tags = set(panos_utils.validate_name(tag, "tag") for tag in params["tags"])
     if not tags:
         raise ValueError("tags must name at least one tag")

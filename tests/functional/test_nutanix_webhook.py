@@ -199,6 +199,35 @@ def test_diff_shows_the_change_without_secrets(tmp_path, prism_sim):
     assert run.result("same")["changed"] is False and "diff" not in run.result("same")
 
 
+TOKEN = "mT4kQ9vX2bL7nR1wZ5cH8sJ3fD6gA0pE-_yU"
+TOKEN_URL = "https://127.0.0.1:8443/listener/callback/" + TOKEN
+
+
+def test_a_path_token_in_post_url_is_never_shown(tmp_path, prism_sim):
+    """The listener's path token is the webhook URL's last segment: Prism gets it, no output shows it (results,
+    diff, the invocation at -vvv, the info module)."""
+    api = Api(prism_sim)
+    run = run_playbook(tmp_path / "1", tasks=[hook(prism_sim, "create", post_url=TOKEN_URL)], diff=True,
+                       args=["-vvv"])
+    assert run.rc == 0 and run.result("create")["changed"]
+    assert api.only("listener")["spec"]["resources"]["post_url"] == TOKEN_URL  # Prism has the real URL
+    assert run.result("create")["webhook"]["post_url"] == "https://127.0.0.1:8443/listener/callback/********"
+    assert "https://127.0.0.1:8443/listener/callback/********" in run.stdout  # the invocation, masked
+    assert_no_secret(run, TOKEN)
+
+    new = TOKEN_URL[:-4] + "9Zz0"  # a rotated token: a change, shown masked on both sides
+    run = run_playbook(tmp_path / "2", tasks=[
+        hook(prism_sim, "rotate", post_url=new),
+        {"name": "info", INFO: conn(prism_sim, name="listener")}], diff=True, args=["-vvv"])
+    assert run.result("rotate")["changes"] == ["post_url"]
+    diff = run.result("rotate")["diff"]
+    assert diff["before"]["post_url"] == diff["after"]["post_url"] == "https://127.0.0.1:8443/listener/callback/********"
+    assert [w["post_url"] for w in run.result("info")["webhooks"]] == [
+        "https://127.0.0.1:8443/listener/callback/********"]
+    assert api.only("listener")["spec"]["resources"]["post_url"] == new
+    assert_no_secret(run, TOKEN, new.rsplit("/", 1)[1])
+
+
 def test_delete_then_nothing_to_do(tmp_path, prism_sim):
     api = Api(prism_sim)
     assert run_playbook(tmp_path / "1", tasks=[hook(prism_sim, "create")]).rc == 0

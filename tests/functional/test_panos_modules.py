@@ -333,6 +333,13 @@ def test_registered_ip_leaves_other_tags_alone_and_sets_timeouts(tmp_path, panos
                       {"ips": ["10.70.0.300"], "tags": ["web"]}, ignore_errors=True)
     assert_clean_failure(run, result, "not an IPv4 or IPv6 address")
 
+    # The collection's one address rule: the task fails naming the address, and nothing reaches the firewall.
+    before = api.calls("user-id")
+    run, result = one(tmp_path / "zone", panos_provider, "panos_registered_ip",
+                      {"ips": ["10.70.0.3", "fe80::1%eth0"], "tags": ["web"]}, ignore_errors=True)
+    assert_clean_failure(run, result, "'fe80::1%eth0' cannot be registered on a firewall", "zone index")
+    assert api.calls("user-id") == before and "10.70.0.3" not in api.registered()
+
 
 # --- panos_commit -----------------------------------------------------------------------------------------
 

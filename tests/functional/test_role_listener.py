@@ -36,6 +36,8 @@ def deployment(tmp_path, prism_sim, panos_sim):
         "listener_batch_window_ms": 50,
         "listener_reconcile_interval_minutes": 0,
     })
+    # The role's default: no basic auth, a generated path token (the basic-auth test sets the password).
+    del variables["listener_webhook_password"]
     yield variables
     # Whatever a test did, leave no listener running.
     stop_listener(tmp_path)
@@ -61,7 +63,24 @@ def imported_from(venv):
     return json.loads(out.stdout)
 
 
+def webhook_urls(prism_sim):
+    return [(h["spec"]["resources"]["post_url"], (h["spec"]["resources"].get("credentials") or {}).get("username"))
+            for h in prism_webhooks(prism_sim)]
+
+
+def power_on(prism_sim, name, ip):
+    vm = requests.post(prism_sim.url + "/api/nutanix/v3/vms", auth=(PRISM_USERNAME, PRISM_PASSWORD),
+                       verify=prism_sim.cert_path,
+                       timeout=10, json={
+                           "metadata": {"kind": "vm", "categories": {"AppTier": "Web"}},
+                           "spec": {"name": name, "resources": {
+                               "power_state": "ON",
+                               "nic_list": [{"ip_endpoint_list": [{"ip": ip, "type": "ASSIGNED"}]}]}}})
+    assert vm.status_code == 202
+
+
 def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_sim):
+    """The defaults: no basic auth (nothing public confirms that Prism sends it), a generated path token."""
     first = deploy(tmp_path, deployment)
     assert first.changed_count > 0
 
@@ -85,8 +104,11 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
     # The service answers /healthz and its webhook is registered in Prism (read through the v3 API).
     health = requests.get("http://127.0.0.1:%d/healthz" % deployment["listener_port"], timeout=5)
     assert health.status_code == 200
-    assert [h["spec"]["resources"]["post_url"] for h in prism_webhooks(prism_sim)] == [
-        deployment["listener_webhook_url"]]
+    # The URL ends with the token the role generated and keeps on the host; no credentials.
+    token = (tmp_path / "etc" / "secrets" / "webhook_token").read_text()
+    assert len(token) == 43 and token.isalnum()
+    assert webhook_urls(prism_sim) == [(deployment["listener_webhook_url"] + "/" + token, None)]
+    assert "path_token_file" in (tmp_path / "etc" / "config.yml").read_text()
 
     # The config and secret files are 0600 and the config holds no secret.
     config = tmp_path / "etc" / "config.yml"
@@ -97,26 +119,32 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
     assert oct(config.stat().st_mode & 0o777) == "0o600"
     for secret in (tmp_path / "etc" / "secrets").iterdir():
         assert oct(secret.stat().st_mode & 0o777) == "0o600"
-    for secret in (WEBHOOK_PASSWORD, PRISM_PASSWORD, PANOS_PASSWORD):
+    for secret in (token, PRISM_PASSWORD, PANOS_PASSWORD):
         assert secret not in config.read_text()
         assert secret not in first.stdout
 
     # Events from Prism reach the firewall: a VM powered on with a category gets its IP tagged.
-    vm = requests.post(prism_sim.url + "/api/nutanix/v3/vms", auth=(PRISM_USERNAME, PRISM_PASSWORD), verify=prism_sim.cert_path,
-                       timeout=10, json={
-                           "metadata": {"kind": "vm", "categories": {"AppTier": "Web"}},
-                           "spec": {"name": "web-01", "resources": {
-                               "power_state": "ON",
-                               "nic_list": [{"ip_endpoint_list": [{"ip": "10.20.0.5", "type": "ASSIGNED"}]}]}}})
-    assert vm.status_code == 202
+    power_on(prism_sim, "web-01", "10.20.0.5")
     assert wait_for(lambda: "ntnx.AppTier.Web" in registered_ips(panos_sim).get("10.20.0.5", ()), 30,
                     "10.20.0.5 tagged ntnx.AppTier.Web on the firewall")
 
-    # Same playbook again: nothing to change, no restart.
+    # Same playbook again: nothing to change (the same token), no restart.
     pid = (tmp_path / "state" / "listener.pid").read_text()
     second = deploy(tmp_path, deployment)
     assert second.changed_count == 0, [r["task"] for r in second.results if r["result"].get("changed")]
     assert (tmp_path / "state" / "listener.pid").read_text() == pid
+    assert (tmp_path / "etc" / "secrets" / "webhook_token").read_text() == token
+
+    # With a password, Prism must send basic auth as well: the webhook gets the credentials, the URL keeps its
+    # token, and Prism's events (now with both) still reach the firewall.
+    deployment = dict(deployment, listener_webhook_password=WEBHOOK_PASSWORD)
+    basic = deploy(tmp_path, deployment)
+    assert webhook_urls(prism_sim) == [(deployment["listener_webhook_url"] + "/" + token, "netevents")]
+    assert WEBHOOK_PASSWORD not in basic.stdout + (tmp_path / "etc" / "config.yml").read_text()
+    power_on(prism_sim, "web-02", "10.20.0.6")
+    assert wait_for(lambda: "ntnx.AppTier.Web" in registered_ips(panos_sim).get("10.20.0.6", ()), 30,
+                    "10.20.0.6 tagged ntnx.AppTier.Web on the firewall")
+    pid = (tmp_path / "state" / "listener.pid").read_text()
 
     # Wrong credentials stop the run before anything on the host changes: no new secret on disk, no restart,
     # and the message names the role's variables.
@@ -131,17 +159,17 @@ def test_deploy_events_redeploy_remove(tmp_path, deployment, prism_sim, panos_si
     other_ca, _key = make_self_signed_cert(str(tmp_path / "other-ca"))
     bad_ca = run_playbook(tmp_path / "bad-ca", playbook=os.path.join(PLAYBOOKS, "deploy_listener.yml"),
                           extra_vars=dict(deployment, listener_prism_ca_path=other_ca))
-    for run, names in ((bad_prism, ["listener_prism_username", "listener_prism_password"]),
-                       (bad_ca, ["listener_prism_ca_path " + other_ca]),
-                       (bad_panos, ["listener_panos_targets[0].username", "listener_panos_targets[0].api_key"])):
-        assert run.rc != 0
-        failed = run.failed[-1]["result"]
+    for outcome, names in ((bad_prism, ["listener_prism_username", "listener_prism_password"]),
+                           (bad_ca, ["listener_prism_ca_path " + other_ca]),
+                           (bad_panos, ["listener_panos_targets[0].username", "listener_panos_targets[0].api_key"])):
+        assert outcome.rc != 0
+        failed = outcome.failed[-1]["result"]
         message = " ".join([failed["msg"]] + [r.get("msg", "") for r in failed.get("results", [])])
         assert all(name in message for name in names), message
         assert not [name for name in ("nutanix_password", "nutanix_ca_path", "provider.password")
-                    if name in run.stdout], run.stdout[-3000:]
-        assert "Wr0ng" not in run.stdout + run.stderr
-        assert not [r["task"] for r in run.results if r["result"].get("changed")]
+                    if name in outcome.stdout], outcome.stdout[-3000:]
+        assert "Wr0ng" not in outcome.stdout + outcome.stderr
+        assert not [r["task"] for r in outcome.results if r["result"].get("changed")]
     assert {p.name: p.read_text() for p in (tmp_path / "etc" / "secrets").iterdir()} == secrets
     assert (tmp_path / "state" / "listener.pid").read_text() == pid
 

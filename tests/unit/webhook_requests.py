@@ -11,5 +11,11 @@ BAD_BODIES = [
     (b'{"event_type": "VM.ON"}', "not_an_event"),
     (b'{"event_type": "VM.ON", "entity_reference": {}, "data": {}}', "not_an_event"),
     (b'{"event_type": 5, "entity_reference": {"uuid": "u"}, "data": {}}', "not_an_event"),
+    (b'{"event_type": "VM.ON", "entity_reference": {"uuid": "u\\ud800"}, "data": {}}', "invalid_text"),
+    (b'{"event_type": "VM.ON", "entity_reference": {"uuid": "u"}, "data": {"metadata": {"\\udc00": 1}}}',
+     "invalid_text"),
+    (b'{"event_type": "VM.ON", "entity_reference": {"uuid": "u\\n2"}, "data": {}}', "not_an_event"),
+    (b'{"event_type": "VM.ON\\u0000", "entity_reference": {"uuid": "u"}, "data": {}}', "not_an_event"),
 ]
-BAD_IDS = ["empty", "broken", "binary", "deep", "list", "string", "no-entity", "no-uuid", "bad-type"]
+BAD_IDS = ["empty", "broken", "binary", "deep", "list", "string", "no-entity", "no-uuid", "bad-type", "surrogate-uuid",
+           "surrogate-key", "newline-uuid", "nul-type"]

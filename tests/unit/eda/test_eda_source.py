@@ -33,6 +33,7 @@ SOURCE = runpy.run_path(os.path.join(REPO, SOURCE_REL))
 main, Settings = SOURCE["main"], SOURCE["Settings"]
 
 USER, PASSWORD, TOKEN = "prism-webhook", "Webhook-Pa55word-7f3a", "proxy-token-9d1c2b"
+PATH_TOKEN = "p8Vt2nQ6xL1zR4kW9cJ3mB7sF0hD5gA-_yE"
 PATH = "/listener/callback"
 VM_UUID = "7a3b0e4c-1111-4c6b-9d0e-0123456789ab"
 
@@ -278,6 +279,40 @@ def test_token_only_challenges_for_a_bearer_token(run_source):
     assert source.post(headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}).ok
 
 
+def test_a_path_token_alone_is_required_compared_and_never_shown(run_source, caplog):
+    caplog.set_level(logging.INFO)
+    source = run_source(username=None, password=None, path_token=PATH_TOKEN)
+    json_only = {"Content-Type": "application/json"}
+    assert source.post(path=PATH + "/" + PATH_TOKEN, headers=json_only).json() == {"status": "accepted"}
+    for path, headers in ((PATH, json_only), (PATH + "/", GOOD), (PATH + "/" + PATH_TOKEN[:-1], json_only)):
+        refused = source.post(path=path, headers=headers)
+        assert_refused(refused, 401, "unauthorized")
+        assert "WWW-Authenticate" not in refused.headers
+    [event] = source.events()
+    assert event["meta"]["endpoint"] == PATH + "/********"
+    assert "(auth_scheme=none path_token=missing)" in caplog.text
+    assert "(auth_scheme=basic path_token=missing)" in caplog.text
+    assert "(auth_scheme=none path_token=wrong)" in caplog.text
+    assert PATH_TOKEN not in caplog.text and PATH_TOKEN[:-1] not in caplog.text
+
+
+def test_a_path_token_with_basic_credentials_needs_both(run_source):
+    source = run_source(path_token=PATH_TOKEN)
+    assert source.post(path=PATH + "/" + PATH_TOKEN).ok
+    assert_refused(source.post(path=PATH), 401, "unauthorized")
+    assert_refused(source.post(path=PATH + "/" + PATH_TOKEN, headers={"Content-Type": "application/json"}),
+                   401, "unauthorized")
+    assert len(source.events()) == 1
+
+
+def test_addresses_a_firewall_should_not_hold_are_left_out_with_a_warning(source, caplog):
+    caplog.set_level(logging.INFO)
+    assert source.post(envelope(ips=("fe80::1%eth0", "10.1.1.5", "255.255.255.255"))).ok
+    assert source.events()[0]["nutanix"]["ips"] == ["10.1.1.5"]
+    assert "address left out of the event: 'fe80::1%eth0' cannot be registered on a firewall" in caplog.text
+    assert "'255.255.255.255' cannot be registered on a firewall: it is a broadcast" in caplog.text
+
+
 def test_403_for_a_source_outside_the_allowed_networks_before_credentials(run_source):
     refusing = run_source(allowed_networks=["192.0.2.0/24", "2001:db8::/32"])
     refused = refusing.post()
@@ -326,8 +361,10 @@ def test_400_for_malformed_json_or_not_an_envelope(source, body, reason):
     assert source.events() == []
 
 
-def test_400_for_a_body_cut_short(source):
-    """The client announces more than it sends and closes: refused (or the connection is gone), never queued."""
+def test_400_for_a_body_cut_short(source, caplog):
+    """The client announces more than it sends and closes: refused, never queued. (aiohttp closes the connection of
+    a client that closed its side instead of sending the 400; the log shows the refusal.)"""
+    caplog.set_level(logging.INFO)
     data = json.dumps(envelope()).encode()
     request = ("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: %s\r\nContent-Type: application/json\r\n"
                "Content-Length: %d\r\nConnection: close\r\n\r\n" % (PATH, basic(), len(data) + 100)).encode()
@@ -342,6 +379,10 @@ def test_400_for_a_body_cut_short(source):
             answer += chunk
     assert answer == b"" or answer.startswith(b"HTTP/1.1 400"), answer[:200]
     assert source.events() == []
+    deadline = time.monotonic() + 10  # the handler logs after the connection is gone
+    while "refused incomplete_body from 127.0.0.1" not in caplog.text:
+        assert time.monotonic() < deadline, caplog.text
+        time.sleep(0.05)
     assert source.post().status_code == 200  # and the source still serves
 
 
@@ -376,7 +417,7 @@ class _RecordingQueue(object):
         return len(self.events)
 
 
-def listener_client(allowed_networks=(), max_body_bytes=4096):
+def listener_client(allowed_networks=(), max_body_bytes=4096, path_token=None):
     listener_files = os.path.join(REPO, "roles", "listener", "files")
     if listener_files not in sys.path:
         sys.path.insert(0, listener_files)
@@ -385,7 +426,8 @@ def listener_client(allowed_networks=(), max_body_bytes=4096):
 
     settings = types.SimpleNamespace(
         username=USER, password=types.SimpleNamespace(reveal=lambda: PASSWORD), path=PATH,
-        allowed_networks=[ipaddress.ip_network(n) for n in allowed_networks], max_body_bytes=max_body_bytes)
+        allowed_networks=[ipaddress.ip_network(n) for n in allowed_networks], max_body_bytes=max_body_bytes,
+        path_token=None if path_token is None else types.SimpleNamespace(reveal=lambda: path_token))
     return create_app(settings, _RecordingQueue(), Metrics(), lambda: {"ok": True}).test_client()
 
 
@@ -414,9 +456,24 @@ def _answer(status, document):
     return status, document.get("error") or document.get("status")
 
 
-def test_the_same_answers_as_the_listener(run_source):
-    listener, eda = listener_client(), run_source(max_body_bytes=4096)
-    for case_id, method, path, headers, body in PARITY_CASES:
+TOKEN_PARITY_CASES = [
+    ("token", "POST", PATH + "/" + PATH_TOKEN, GOOD, None),
+    ("no-token", "POST", PATH, GOOD, None),
+    ("slash", "POST", PATH + "/", GOOD, None),
+    ("wrong-token", "POST", PATH + "/" + PATH_TOKEN.upper(), GOOD, None),
+    ("token-and-more", "POST", PATH + "/" + PATH_TOKEN + "/x", GOOD, None),
+    ("token-no-basic", "POST", PATH + "/" + PATH_TOKEN, {"Content-Type": "application/json"}, None),
+    ("token-get", "GET", PATH + "/" + PATH_TOKEN, GOOD, None),
+    ("token-bad-body", "POST", PATH + "/" + PATH_TOKEN, GOOD, b"{"),
+]
+
+
+@pytest.mark.parametrize("path_token,cases", [(None, PARITY_CASES), (PATH_TOKEN, TOKEN_PARITY_CASES)],
+                         ids=["basic", "path-token"])
+def test_the_same_answers_as_the_listener(run_source, path_token, cases):
+    listener = listener_client(path_token=path_token)
+    eda = run_source(max_body_bytes=4096, **({"path_token": path_token} if path_token else {}))
+    for case_id, method, path, headers, body in cases:
         body = json.dumps(envelope()).encode() if body is None else body
         ours = requests.request(method, eda.url.rsplit(PATH, 1)[0] + path, data=body, headers=headers, timeout=10)
         theirs = listener.open(path, method=method, data=body, headers=headers)
@@ -453,6 +510,8 @@ def test_the_same_network_check_as_the_listener(run_source, networks, remote):
     ({"port": 5000, "token": "t", "tag_format": "static"}, "must contain {category} or {value}"),
     ({"port": 5000, "token": "t", "tag_format": "panorama-plugin"}, "prism_name: tag_format names {pc}"),
     ({"port": 5000, "token": "t", "hmac_secret": "x"}, "unknown argument(s) hmac_secret"),
+    ({"port": 5000, "path_token": "short"}, "path_token must be 32 to 256 URL-safe characters"),
+    ({"port": 5000, "path_token": PATH_TOKEN + "/"}, "path_token must be 32 to 256 URL-safe characters"),
 ])
 def test_bad_arguments_are_refused_at_start_with_a_clear_message(args, message):
     with pytest.raises(ValueError) as info:

@@ -76,6 +76,24 @@ def make_config(directory, plugin=None, listener=None, queue=None, extra=None):
     return path
 
 
+def exchange(port, data, timeout=20):
+    """Write raw *data* to 127.0.0.1:*port* on a fresh connection, close our side, return every byte of the answer
+    (b"" when the server just closed). A server may answer and close before it read everything: not an error."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        answer = b""
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        except OSError:
+            pass
+        return answer
+
+
 def read_jsonl(path):
     if not os.path.exists(path):
         return []

@@ -87,8 +87,8 @@ def test_prism_ca_path_is_beside_the_config_and_loaded_at_start(tmp_path):
 
 def test_missing_required_keys_and_sections(tmp_path):
     found = errors(tmp_path, {"listener": {}, "plugin": {}})
-    assert "listener: missing required username" in found
-    assert "listener: missing required password_file (or password_env)" in found
+    assert ("listener: missing required username and password_file (basic auth), or path_token_file (a secret in "
+            "the URL), or both: the listener does not accept unauthenticated events") in found
     assert "plugin: missing required name (log, panos, or module:attribute)" in found
     assert "queue: missing required section" in found
 
@@ -112,6 +112,34 @@ def test_secrets_from_environment_variables(tmp_path, monkeypatch):
     monkeypatch.delenv("NETEVENTS_TEST_PW")
     assert errors(tmp_path, doc) == [
         "listener.password_env: environment variable NETEVENTS_TEST_PW is not set or empty"]
+
+
+TOKEN = "kR3v9XzQ1mW7bN5tY2cL8fH4jD6sA0gE-_pU"
+
+
+def test_a_path_token_alone_or_with_basic_auth(tmp_path):
+    write_secret(str(tmp_path / "token"), TOKEN)
+    alone = load_config(write(tmp_path, minimal(listener={"username": None, "password_file": None,
+                                                          "path_token_file": "token"}))).listener
+    assert alone.path_token.reveal() == TOKEN and alone.username is None and alone.password is None
+    both = load_config(write(tmp_path, minimal(listener={"path_token_file": "token"}))).listener
+    assert both.path_token.reveal() == TOKEN and both.password.reveal() == "hunter2-hunter2"
+    assert TOKEN not in repr(both)
+    assert load_config(write(tmp_path, minimal())).listener.path_token is None
+
+
+@pytest.mark.parametrize("listener,message", [
+    ({"path_token": TOKEN}, "listener.path_token: secrets are not accepted in the configuration file"),
+    ({"path_token_file": "short"}, "listener.path_token_file: must be 32 to 256 URL-safe characters"),
+    ({"username": None, "path_token_file": "token"}, "listener: missing required username (basic auth needs it"),
+    ({"password_file": None, "path_token_file": "token"}, "listener: missing required password_file"),
+])
+def test_path_token_mistakes_are_named(tmp_path, listener, message):
+    write_secret(str(tmp_path / "token"), TOKEN)
+    write_secret(str(tmp_path / "short"), "too-short-" + TOKEN[:8])
+    found = errors(tmp_path, minimal(listener=listener))
+    assert any(e.startswith(message) for e in found), found
+    assert not any(TOKEN in e or TOKEN[:8] in e for e in found)
 
 
 def test_secrets_inside_plugin_options_become_secret_objects(tmp_path):

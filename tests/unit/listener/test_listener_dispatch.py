@@ -13,7 +13,7 @@ from netevents_listener.api import Defer, Plugin, PluginError, Unavailable
 from netevents_listener import dispatcher as dispatcher_module
 from netevents_listener.dispatcher import Dispatcher
 from netevents_listener.metrics import Metrics
-from netevents_listener.store import EventQueue, QueueError
+from netevents_listener.store import EventQueue, QueueError, UnstorableEvent
 
 
 class Clock(object):
@@ -80,6 +80,14 @@ def make(queue, plugin, clock, **kw):
 
 def put(queue, vm, event_type):
     return queue.enqueue(vm, event_type, json.dumps(envelope(vm, event_type)).encode())
+
+
+def put_into(outcomes, n, queue, vm):
+    """put(), for a thread: its event id, or what it raised, as outcomes[n]."""
+    try:
+        outcomes[n] = put(queue, vm, "VM.ON")
+    except Exception as e:  # pylint: disable=broad-except
+        outcomes[n] = e
 
 
 def step(dispatcher, clock, advance=0.0):
@@ -332,14 +340,7 @@ def test_concurrent_enqueues_share_one_commit_and_each_gets_its_own_id(queue):
 
 def test_a_group_that_cannot_be_written_fails_every_sender_and_reports_no_duplicate(queue):
     outcomes = {}
-
-    def send(n):
-        try:
-            outcomes[n] = put(queue, "vm-%d" % n, "VM.ON")
-        except Exception as e:  # pylint: disable=broad-except
-            outcomes[n] = e
-
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    threads = [threading.Thread(target=put_into, args=(outcomes, n, queue, "vm-%d" % n)) for n in range(4)]
     with queue._lock:
         threads[0].start()
         assert _wait_until(lambda: queue._writing and not queue._waiting)
@@ -351,6 +352,31 @@ def test_a_group_that_cannot_be_written_fails_every_sender_and_reports_no_duplic
         t.join(10)
     assert len(outcomes) == 4
     assert all(isinstance(o, (QueueError, sqlite3.Error)) for o in outcomes.values()), outcomes
+
+
+def test_an_event_that_cannot_be_stored_fails_alone_and_the_rest_of_its_group_is_committed(queue, tmp_path):
+    """Text SQLite cannot encode (a lone surrogate) reached the insert: before savepoints, the group's leader got
+    that exception (a 500) and everyone else in its group a QueueError (503), whatever their own events were."""
+    outcomes = {}
+    vms = ["vm-0", "vm-1", "vm-\ud800", "vm-3", "vm-4"]
+    threads = [threading.Thread(target=put_into, args=(outcomes, n, queue, vm)) for n, vm in enumerate(vms)]
+    with queue._lock:
+        threads[0].start()
+        assert _wait_until(lambda: queue._writing and not queue._waiting)
+        for waiting, n in enumerate((2, 1, 3, 4), 1):  # the bad one first: it leads the next group
+            threads[n].start()
+            assert _wait_until(lambda waiting=waiting: len(queue._waiting) == waiting)
+    for t in threads:
+        t.join(10)
+    assert isinstance(outcomes[2], UnstorableEvent) and "UnicodeEncodeError" in str(outcomes[2])
+    assert all(isinstance(outcomes[n], int) for n in (0, 1, 3, 4)), outcomes
+    # Read back from the file, on a connection of our own.
+    with sqlite3.connect(str(tmp_path / "queue.db")) as db:
+        rows = dict(db.execute("SELECT id, vm_uuid FROM events"))
+        seen = sorted(r[0] for r in db.execute("SELECT vm_uuid FROM last_seen"))
+    assert rows == dict((outcomes[n], vms[n]) for n in (0, 1, 3, 4))
+    assert seen == ["vm-0", "vm-1", "vm-3", "vm-4"]  # the failed event left nothing behind
+    assert put(queue, "vm-5", "VM.ON") > max(rows)  # and the queue goes on
 
 
 def test_an_event_queued_while_the_dispatcher_looks_is_not_left_for_the_idle_poll(queue, clock, monkeypatch):

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from listener_helpers import WEBHOOK_PASSWORD, WEBHOOK_USER, envelope, make_config, read_jsonl, wait_for
+from listener_helpers import (WEBHOOK_PASSWORD, WEBHOOK_USER, envelope, make_config, read_jsonl, wait_for,
+                              write_secret)
 from netevents_listener.config import load_config
 from netevents_listener.service import Service, ServiceError
 from tests.unit.webhook_requests import BAD_BODIES, BAD_IDS
@@ -145,6 +146,100 @@ def test_400_for_malformed_json_or_not_an_envelope(client, service, body, reason
     assert service.queue.depth() == 0
 
 
+@pytest.mark.parametrize("raw,field", [
+    (json.dumps(envelope("vm-1")).replace('"uuid": "vm-1"', '"uuid": "vm-\\ud800"', 1), "entity_reference.uuid"),
+    (json.dumps(envelope("vm-1")).replace('"vm-vm-1"', '"web\\udfff"', 1), "data.metadata.spec.name"),
+])
+def test_400_naming_the_field_for_text_that_is_not_unicode(client, service, caplog, raw, field):
+    """A lone surrogate (from a JSON \\ud800 escape) cannot be encoded as UTF-8: it used to reach the SQLite insert
+    and fail the whole group commit with a 500 and 503s."""
+    response = client.post(PATH, data=raw, headers=GOOD)
+    assert_error(response, 400, "invalid_text")
+    assert response.get_json()["message"].startswith(field + " is not valid Unicode text")
+    assert service.queue.depth() == 0
+    assert [r.field for r in caplog.records if getattr(r, "reason", None) == "invalid_text"] == [field]
+    assert client.post(PATH, data=json.dumps(envelope("vm-2")), headers=GOOD).status_code == 200
+
+
+def test_addresses_a_firewall_should_not_hold_are_left_out_logged_and_counted(client, service, tmp_path, caplog):
+    service.dispatcher.stop(10)
+    body = envelope("vm-1")
+    body["data"]["metadata"]["status"]["resources"]["nic_list"] = [{"ip_endpoint_list": [
+        {"ip": "10.3.0.5"}, {"ip": "fe80::1%eth0"}, {"ip": "0.0.0.0"}, {"ip": "224.0.0.1"}]}]
+    assert client.post(PATH, data=json.dumps(body), headers=GOOD).get_json()["status"] == "queued"
+    warned = [(r.reason, r.getMessage()) for r in caplog.records if r.getMessage().startswith("address left out")]
+    assert warned == [
+        ("zone_index", "address left out of the event: 'fe80::1%eth0' cannot be registered on a firewall: it has a "
+                       "zone index, which only means something on the host that reported it"),
+        ("unspecified", "address left out of the event: '0.0.0.0' cannot be registered on a firewall: it is an "
+                        "unspecified address (0.0.0.0/8 or ::), which no host has"),
+        ("multicast", "address left out of the event: '224.0.0.1' cannot be registered on a firewall: it is a "
+                      "multicast address, not one host")]
+    for reason, count in (("zone_index", 1), ("unspecified", 1), ("multicast", 1), ("loopback", 0)):
+        assert metric(client, "netevents_listener_addresses_dropped_total", reason=reason) == count
+
+
+TOKEN = "d3Q9mZ1xK7pL4vR8sT2wY6bN5cH0jF-aE_uG"
+
+
+def token_service(directory, basic_too=False):
+    write_secret(os.path.join(str(directory), "token"), TOKEN)
+    listener = {"path_token_file": "token"}
+    if not basic_too:
+        listener.update(username=None, password_file=None)
+    return start_service(directory, listener=listener)
+
+
+def refusals(caplog):
+    return [(r.path, r.auth_scheme, getattr(r, "path_token", None)) for r in caplog.records
+            if getattr(r, "reason", None) == "unauthorized"]
+
+
+def test_a_path_token_alone_authenticates_prism_and_is_never_logged(tmp_path, caplog):
+    svc = token_service(tmp_path)
+    try:
+        client = svc.app.test_client()
+        json_only = {"Content-Type": "application/json"}
+        body = json.dumps(envelope("vm-1"))
+        accepted = client.post(PATH + "/" + TOKEN, data=body, headers=json_only)
+        assert accepted.status_code == 200 and accepted.get_json()["status"] == "queued"
+        for path, headers in ((PATH, json_only), (PATH + "/", GOOD), (PATH + "/" + TOKEN[:-1], json_only),
+                              (PATH + "/" + TOKEN + "/x", dict(json_only, Authorization="Bearer x")),
+                              (PATH + "/" + TOKEN.lower(), dict(json_only, Authorization="Digest x"))):
+            refused = client.post(path, data=body, headers=headers)
+            assert_error(refused, 401, "unauthorized")
+            assert "WWW-Authenticate" not in refused.headers  # no scheme a client could answer
+        assert refusals(caplog) == [(PATH, "none", "missing"), (PATH + "/********", "basic", "missing"),
+                                    (PATH + "/********", "none", "wrong"), (PATH + "/********", "bearer", "wrong"),
+                                    (PATH + "/********", "other", "wrong")]
+        assert "(auth_scheme=none path_token=wrong)" in caplog.text
+        assert_error(client.get(PATH + "/" + TOKEN), 405, "method_not_allowed")
+        assert_error(client.post("/elsewhere/" + TOKEN, data=body, headers=json_only), 404, "not_found")
+        assert TOKEN not in client.get("/metrics").get_data(as_text=True)
+        assert metric(client, "netevents_listener_events_refused_total", reason="unauthorized") == 5
+        logged = " ".join(str(r.__dict__) for r in caplog.records)
+        assert TOKEN not in logged and TOKEN[:-1] not in logged
+        assert applied_and_queued(svc, tmp_path) == [("vm-1", "VM.ON")]
+    finally:
+        svc.stop(timeout=10)
+
+
+def test_with_basic_auth_too_both_are_required(tmp_path, caplog):
+    svc = token_service(tmp_path, basic_too=True)
+    try:
+        client = svc.app.test_client()
+        body = json.dumps(envelope("vm-1"))
+        assert client.post(PATH + "/" + TOKEN, data=body, headers=GOOD).status_code == 200
+        no_basic = client.post(PATH + "/" + TOKEN, data=body, headers={"Content-Type": "application/json"})
+        assert_error(no_basic, 401, "unauthorized")
+        assert no_basic.headers["WWW-Authenticate"].startswith("Basic realm=")
+        assert_error(client.post(PATH, data=body, headers=GOOD), 401, "unauthorized")
+        assert refusals(caplog) == [(PATH + "/********", "none", "ok"), (PATH, "basic", "missing")]
+        assert WEBHOOK_PASSWORD not in caplog.text and TOKEN not in caplog.text
+    finally:
+        svc.stop(timeout=10)
+
+
 def test_unknown_event_type_is_acknowledged_and_ignored(client, service, tmp_path):
     response = client.post(PATH, data=json.dumps(envelope(event_type="VM.SNAPSHOT")), headers=GOOD)
     assert response.status_code == 200 and response.get_json()["status"] == "ignored"
@@ -230,8 +325,10 @@ def fuzz_service(tmp_path_factory):
     svc.stop(timeout=10)
 
 
+# Text with lone surrogates too (json.dumps writes them as \\ud800 escapes): a body can hold what UTF-8 cannot.
+any_text = st.text(st.characters(exclude_categories=()), max_size=20)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20) | any_text,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20)
 envelope_like = st.fixed_dictionaries(
@@ -256,7 +353,7 @@ near_envelopes = st.builds(
                                                    entity_reference={"kind": "vm", "uuid": uuid},
                                                    data={"metadata": md})),
     st.sampled_from(["VM.ON", "VM.OFF", "VM.UPDATE", "VM.WHATEVER"]) | st.text(max_size=10),
-    st.text(min_size=1, max_size=40) | st.text(max_size=300),
+    st.text(min_size=1, max_size=40) | st.text(max_size=300) | any_text,
     st.just(envelope()["data"]["metadata"]) | json_values,
     st.dictionaries(st.text(max_size=8), json_values, max_size=3))
 bodies = mostly(near_envelopes.map(lambda v: json.dumps(v).encode()), st.one_of(

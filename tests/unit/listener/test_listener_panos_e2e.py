@@ -7,7 +7,8 @@ import concurrent.futures
 import pytest
 import requests
 
-from listener_helpers import (WEBHOOK_PASSWORD, WEBHOOK_USER, cli, envelope, listener_env, wait_for)
+from listener_helpers import (WEBHOOK_PASSWORD, WEBHOOK_USER, cli, envelope, listener_env, wait_for, write_secret)
+from ansible_collections.netevents.nutanix.plugins.module_utils.prism import webhook_spec
 from panos_helpers import (FW_PASSWORD, PRISM_PASSWORD, VSYS1, FirewallApi, create_vm, panos_config,
                            prism_client, set_categories, set_power, start_firewall, start_prism, subscribe, target,
                            Unavailable)
@@ -85,6 +86,39 @@ def test_vm_lifecycle_moves_its_ip_between_dynamic_groups(tmp_path, listener_pro
     assert stats["calls"].get("commit", 0) == 0 and stats["commits"] == 0   # registered-ip mode never commits
     assert 1 <= stats["calls"]["user-id"] <= 6
     assert server.get("/healthz").json()["dead_letters"] == 0
+    assert server.stop() == 0
+
+
+PATH_TOKEN = "hV3nK8qZ1xB6mT4wR9cL2sJ7fD0gA5pE-_yN"
+
+
+def test_path_token_mode_with_prism_delivering_and_no_credentials(tmp_path, listener_process, prism, firewall):
+    """A Prism that sends no basic auth: the webhook URL ends with the path token, the listener checks only that.
+    Stale registrations (a wrong token, the bare URL with credentials) are refused and logged with what they carried,
+    never with the token."""
+    fw = FirewallApi(firewall)
+    write_secret(str(tmp_path / "token"), PATH_TOKEN)
+    server = listener_process(panos_config(tmp_path, prism, [target(firewall)], listener={
+        "username": None, "password_file": None, "path_token_file": "token"})).start()
+    client = prism_client(prism)
+    for name, url, credentials in (
+            ("good", server.url + "/" + PATH_TOKEN, None),
+            ("stale-token", server.url + "/" + PATH_TOKEN[:-4] + "0000", None),
+            ("bare", server.url, {"username": WEBHOOK_USER, "password": WEBHOOK_PASSWORD})):
+        hook = client.create_webhook(webhook_spec(name, url, ["VM.ON"], credentials=credentials))
+        client.wait_for_webhook(hook["metadata"]["uuid"], timeout=30)
+
+    create_vm(client, "web-01", "10.20.0.9", {"AppTier": "Web"})
+    wait_for(lambda: WEB in fw.registered_ips().get("10.20.0.9", ()), message="10.20.0.9 tagged")
+    prism.wait_idle(30)
+    outcomes = dict((d["post_url"], d["status_code"]) for d in prism.deliveries)
+    assert outcomes == {server.url + "/" + PATH_TOKEN: 200, server.url + "/" + PATH_TOKEN[:-4] + "0000": 401,
+                        server.url: 401}
+    logs = server.logs()
+    assert "refused unauthorized: missing or wrong credentials (auth_scheme=none path_token=wrong)" in logs
+    assert "refused unauthorized: missing or wrong credentials (auth_scheme=basic path_token=missing)" in logs
+    assert PATH_TOKEN not in logs and PATH_TOKEN[:-4] not in logs and WEBHOOK_PASSWORD not in logs
+    assert PATH_TOKEN not in server.get("/metrics").text + server.get("/healthz").text
     assert server.stop() == 0
 
 

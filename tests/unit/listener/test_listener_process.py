@@ -13,8 +13,8 @@ import time
 
 import requests
 
-from listener_helpers import (WEBHOOK_PASSWORD, WEBHOOK_USER, cli, envelope, listener_env, make_config, read_jsonl,
-                              wait_for, write_secret)
+from listener_helpers import (WEBHOOK_PASSWORD, WEBHOOK_USER, cli, envelope, exchange, listener_env, make_config,
+                              read_jsonl, wait_for, write_secret)
 from tests.simulators._common import make_self_signed_cert
 
 CONTROLLED = "listener_test_plugins:ControlledPlugin"
@@ -63,20 +63,12 @@ def test_broken_requests_on_the_wire_get_a_4xx_never_a_500(tmp_path, listener_pr
         "header without colon": head + "Broken header line\r\n\r\n",
         "huge header": head + "X-Big: %s\r\n\r\n" % ("a" * 20000),
         "garbage request line": "GARBAGE\r\n\r\n",
+        "unknown transfer coding": head + "Transfer-Encoding: foo\r\n\r\n{}",  # gunicorn alone says 501
+        "gzip then chunked": head + "Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        "two content lengths": head + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
     }
     for name, raw in cases.items():
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(raw.encode())
-            sock.shutdown(socket.SHUT_WR)
-            answer = b""
-            try:
-                while True:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    answer += chunk
-            except OSError:
-                pass
+        answer = exchange(port, raw.encode())
         status_line = answer.split(b"\r\n", 1)[0]
         # The server may also just close the connection; what it must never do is answer 5xx.
         if status_line:
@@ -84,6 +76,24 @@ def test_broken_requests_on_the_wire_get_a_4xx_never_a_500(tmp_path, listener_pr
             assert 400 <= status < 500, (name, status_line)
     assert server.get("/healthz").status_code == 200
     assert "unexpected error" not in server.logs()
+
+
+def test_a_whole_event_in_a_body_shorter_than_its_content_length_is_refused_not_queued(tmp_path, listener_process):
+    """gunicorn hands the application what arrived before the client closed, without an error: the event itself is
+    complete JSON, but the request announced more, so it was cut short (and used to be queued)."""
+    server = listener_process(make_config(tmp_path)).start()
+    port = int(server.base.rsplit(":", 1)[1])
+    auth = base64.b64encode(("%s:%s" % (WEBHOOK_USER, WEBHOOK_PASSWORD)).encode()).decode()
+    body = json.dumps(envelope("vm-short")).encode()
+    answer = exchange(port, ("POST /listener/callback HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n"
+                             "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                             % (auth, len(body) + 10)).encode() + body)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1]) == {
+        "error": "incomplete_body", "message": "the body could not be read completely"}
+    assert server.post(envelope("vm-whole")).status_code == 200
+    wait_for(lambda: read_jsonl(str(tmp_path / "events.jsonl")), message="the whole event applied")
+    assert [line["vm_uuid"] for line in read_jsonl(str(tmp_path / "events.jsonl"))] == ["vm-whole"]
 
 
 def test_tls_with_the_configured_certificate(tmp_path, listener_process):

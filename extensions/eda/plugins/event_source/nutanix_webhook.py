@@ -46,16 +46,22 @@ description:
     v3 API) - C(VM.ON), C(VM.OFF), C(VM.CREATE), C(VM.UPDATE), C(VM.DELETE), C(VM.MIGRATE), C(VM.NIC_PLUG),
     C(VM.NIC_UNPLUG).
   - Every request is authenticated and validated like the netevents listener does it, with the same refusals
-    as short JSON errors - 403 (source not in O(allowed_networks)), 401 (credentials), 413 (body over
-    O(max_body_bytes)), 415 (not C(application/json)), 400 (incomplete body, malformed JSON, not a Prism event).
-    Events of a type Prism may add later are answered 200 and dropped.
+    as short JSON errors - 403 (source not in O(allowed_networks)), 401 (credentials or path token), 413 (body
+    over O(max_body_bytes)), 415 (not C(application/json)), 400 (body shorter than its C(Content-Length) or cut
+    short, malformed JSON, text that is not Unicode, not a Prism event). Events of a type Prism may add later are
+    answered 200 and dropped.
+  - A refused request is logged with the authentication scheme it carried (C(none), C(basic), C(bearer),
+    C(other)) and, with O(path_token), whether the token was C(missing) or C(wrong) - never a secret. That is how
+    to find out what a Prism sends.
+  - Addresses a firewall should not hold (a zone index, unspecified, loopback, multicast, broadcast, link-local)
+    are left out of C(ips), with a warning in the log; see the collection's docs/listener.md.
   - Each event is parsed by the collection's event parser and put on the queue as a mapping with three keys,
     C(nutanix), C(payload) and C(meta). C(nutanix) holds C(event_type), C(action), C(vm_uuid), C(vm_name),
     C(ips), C(categories), C(power_state), C(cluster_uuid), C(cluster_name), C(complete) and C(tags); C(payload)
     is the body as Prism sent it;
-    C(meta) holds C(endpoint) (the path) and C(remote_addr). C(ips), C(categories) and C(tags) are null when the
-    payload did not say (some AOS versions send an empty C(nic_list) at C(VM.ON)), and so are C(cluster_uuid) and
-    C(cluster_name); C(complete) is true when C(ips) and C(categories) are both known.
+    C(meta) holds C(endpoint) (the path, with a path token masked) and C(remote_addr). C(ips), C(categories) and
+    C(tags) are null when the payload did not say (some AOS versions send an empty C(nic_list) at C(VM.ON)), and so
+    are C(cluster_uuid) and C(cluster_name); C(complete) is true when C(ips) and C(categories) are both known.
   - C(action) is the collection's one classification of the event type, the one the listener's C(panos) plugin
     acts on - V(register) (C(VM.ON), C(VM.CREATE), C(VM.UPDATE), C(VM.MIGRATE), C(VM.NIC_PLUG)), V(unregister)
     (C(VM.OFF), C(VM.DELETE)) or V(reconcile) (C(VM.NIC_UNPLUG), after which an address the payload no longer
@@ -85,8 +91,11 @@ options:
     default: /listener/callback
   username:
     description:
-      - The user name of the webhook's credentials (Prism sends them with basic authentication).
-      - Set O(username) and O(password), or O(token), or both. A request is accepted when either matches.
+      - The user name of the webhook's credentials, checked as HTTP basic authentication. Nothing public confirms
+        that Prism sends a webhook's credentials that way; O(path_token) does not depend on it.
+      - Set O(username) and O(password), O(token), O(path_token), or several. O(username) and O(token) are
+        alternatives for the one C(Authorization) header (either may match); O(path_token) is required on top of
+        them when set.
     type: str
   password:
     description:
@@ -98,11 +107,23 @@ options:
       - A bearer token (the header C(Authorization) with C(Bearer TOKEN)) accepted instead of the basic
         credentials, for a reverse proxy in front of the source that authenticates Prism itself.
     type: str
+  path_token:
+    description:
+      - A secret in the URL - Prism posts to O(path) followed by C(/) and this token, for instance
+        C(https://eda.example.com:5001/listener/callback/TOKEN) registered as the webhook's C(post_url).
+        Works with a Prism that sends no credentials.
+      - 32 to 256 URL-safe characters (letters, digits, C(-), C(_)); make one with C(openssl rand -hex 32).
+        Compared in constant time, never logged, masked in C(meta.endpoint). Give it from a variable or an EDA
+        controller credential, like O(password); with TLS (O(certfile)) it does not cross the network in clear
+        text.
+    type: str
   certfile:
     description:
       - A PEM certificate (chain) to serve HTTPS with; without it the source serves plain HTTP.
-      - Prism does not verify the certificate of a webhook receiver, so a self-signed one is enough to keep the
-        credentials and events off the wire in clear text.
+      - Whether Prism verifies a webhook receiver's certificate, and against which authorities, is not publicly
+        documented. Use a certificate Prism can verify (from a CA your Prism trusts) where you can; a self-signed
+        one still keeps the credentials, the path token and the events off the wire in clear text if Prism
+        accepts it - test it with your Prism.
     type: str
   keyfile:
     description:
@@ -166,8 +187,8 @@ EXAMPLES = r"""
 log = logging.getLogger("netevents.nutanix.nutanix_webhook")
 
 REALM = "netevents-eda"
-_KNOWN_ARGS = ("host", "port", "path", "username", "password", "token", "certfile", "keyfile", "allowed_networks",
-               "max_body_bytes", "tag_format", "tag_mapping", "tag_categories", "prism_name")
+_KNOWN_ARGS = ("host", "port", "path", "username", "password", "token", "path_token", "certfile", "keyfile",
+               "allowed_networks", "max_body_bytes", "tag_format", "tag_mapping", "tag_categories", "prism_name")
 _SETTINGS = web.AppKey("settings", object)
 _QUEUE = web.AppKey("queue", object)
 
@@ -211,12 +232,16 @@ class Settings(object):
         if receiver.path_problem(self.path):
             errors.append("path " + receiver.path_problem(self.path))
         username, password, token = text("username"), text("password"), text("token")
+        path_token = text("path_token")
         if (username is None) != (password is None):
             errors.append("set both username and password (the webhook's credentials), or neither")
         if username and receiver.username_problem(username):
             errors.append("username " + receiver.username_problem(username))
-        if username is None and token is None:
-            errors.append("set username and password (the credentials of the Prism webhook) or token: "
+        if path_token is not None and receiver.path_token_problem(path_token):
+            errors.append("path_token " + receiver.path_token_problem(path_token))
+            path_token = None
+        if username is None and token is None and path_token is None:
+            errors.append("set username and password (the credentials of the Prism webhook), token or path_token: "
                           "the source does not accept unauthenticated events")
         networks = []
         nets = args.get("allowed_networks") or []
@@ -230,8 +255,7 @@ class Settings(object):
                 networks.append(receiver.network(net))
             except ValueError as e:
                 errors.append("allowed_networks: %s" % e)
-        self.screen = receiver.Screen(username, password, token, networks, realm=REALM, max_body=integer(
-            "max_body_bytes", receiver.DEFAULT_MAX_BODY, *receiver.MAX_BODY_RANGE))
+        max_body = integer("max_body_bytes", receiver.DEFAULT_MAX_BODY, *receiver.MAX_BODY_RANGE)
         self.certfile = text("certfile")
         self.keyfile = text("keyfile")
         if self.keyfile and not self.certfile:
@@ -254,6 +278,8 @@ class Settings(object):
                           for option, message in e.problems)
         if errors:
             raise ValueError("netevents.nutanix.nutanix_webhook: " + "; ".join(errors))
+        self.screen = receiver.Screen(path=self.path, username=username, password=password, token=token,
+                                      path_token=path_token, networks=networks, realm=REALM, max_body=max_body)
 
     @property
     def url(self):
@@ -278,23 +304,29 @@ def normalise(event, document, settings, request_path, remote_addr):
     nutanix = event.to_dict()
     nutanix["complete"] = event.complete
     nutanix["tags"] = None if event.categories is None else sorted(settings.mapper.tags_for(event))
-    return {"nutanix": nutanix, "payload": document, "meta": {"endpoint": request_path, "remote_addr": remote_addr}}
+    return {"nutanix": nutanix, "payload": document, "meta": {"endpoint": settings.screen.loggable_path(request_path),
+                                                              "remote_addr": remote_addr}}
 
 
 async def _callback(request):
     settings = request.app[_SETTINGS]
     screen = settings.screen
     try:
-        screen.check_head(request.remote, request.headers.get("Authorization"), request.content_length,
-                          request.content_type)
+        screen.check_head(request.remote, request.path, request.headers.get("Authorization"),
+                          request.content_length, request.content_type)
         try:
             body = await _read_body(request, screen.read_limit)
         except Exception:  # pylint: disable=broad-except
             raise screen.incomplete() from None
-        document, event = screen.check_body(body)
+        document, event = screen.check_body(body, request.content_length)
     except receiver.Refused as refused:
-        log.warning("refused %s from %s: %s", refused.reason, request.remote, refused.message)
+        # What the request carried (auth scheme, path token missing/wrong, the field at fault), never a secret.
+        carried = " ".join("%s=%s" % item for item in sorted(refused.details.items()))
+        log.warning("refused %s from %s: %s%s", refused.reason, request.remote, refused.message,
+                    " (%s)" % carried if carried else "")
         return web.json_response(refused.body(), status=refused.status, headers=refused.headers)
+    for dropped in event.dropped_ips:
+        log.warning("VM %s: address left out of the event: %s", event.vm_uuid, dropped)
     if not event.known_event:
         log.info("ignored an event of unknown type %.64r for VM %s", event.event_type, event.vm_uuid)
         return web.json_response(receiver.IGNORED)
@@ -316,7 +348,8 @@ async def _json_errors(request, handler):
         return web.json_response({"error": name, "message": "no such path" if e.status == 404 else e.reason},
                                  status=e.status, headers=headers)
     except Exception:  # pylint: disable=broad-except
-        log.exception("unexpected error while handling %s %s", request.method, request.path)
+        log.exception("unexpected error while handling %s %s", request.method,
+                      request.app[_SETTINGS].screen.loggable_path(request.path))
         return web.json_response({"error": "internal_error", "message": "unexpected error; see the log"},
                                  status=500)
 
@@ -326,6 +359,9 @@ def make_app(queue, settings):
     app[_SETTINGS] = settings
     app[_QUEUE] = queue
     app.router.add_route("POST", settings.path, _callback)
+    if settings.screen.path_token is not None:
+        # Any path below: a missing or wrong token is a 401 (logged as such), not a 404.
+        app.router.add_route("POST", settings.path + "/{token:.*}", _callback)
     return app
 
 

@@ -18,7 +18,7 @@ import yaml
 
 from ansible_collections.netevents.nutanix.plugins.module_utils.tls import client_context
 from ansible_collections.netevents.nutanix.plugins.module_utils.webhook_receiver import (
-    DEFAULT_MAX_BODY, DEFAULT_PATH, MAX_BODY_RANGE, network, path_problem, username_problem)
+    DEFAULT_MAX_BODY, DEFAULT_PATH, MAX_BODY_RANGE, network, path_problem, path_token_problem, username_problem)
 
 from .api import Checker, ConfigError, PluginLoadError, Secret, load_plugin_class
 
@@ -110,9 +110,10 @@ def resolve_secrets(checker, where, value):
 
 _SECTIONS = ("listener", "prism", "plugin", "queue", "reconcile")
 _SECRET_KEYS = ("password", "password_file", "password_env")
+_PATH_TOKEN_KEYS = ("path_token", "path_token_file", "path_token_env")
 _LISTENER = {
     "host": {"default": "0.0.0.0"}, "port": {"type": "int", "default": 8080, "range": (1, 65535)},
-    "path": {"default": DEFAULT_PATH}, "username": {"required": True}, "allowed_networks": {"type": "list"},
+    "path": {"default": DEFAULT_PATH}, "username": {}, "allowed_networks": {"type": "list"},
     "tls_cert": {}, "tls_key": {}, "max_body_bytes": {"type": "int", "default": DEFAULT_MAX_BODY, "range": MAX_BODY_RANGE},
     "threads": {"type": "int", "default": 8, "range": (1, 64)},
     "shutdown_timeout_s": {"type": "int", "default": 30, "range": (1, 3600)}, "log_level": {"default": "INFO"},
@@ -136,7 +137,7 @@ _RECONCILE = {"interval_minutes": {"type": "int", "default": 15, "range": (0, 10
 
 def _listener(c, data):
     w = "listener"
-    out = Section(**c.options(data, _LISTENER, w, also=_SECRET_KEYS))
+    out = Section(**c.options(data, _LISTENER, w, also=_SECRET_KEYS + _PATH_TOKEN_KEYS))
     if out.host is not None:
         try:
             ipaddress.ip_address(out.host)
@@ -148,9 +149,7 @@ def _listener(c, data):
             c.error(w + ".path", path_problem(out.path))
         elif out.path.rstrip("/") in _RESERVED_PATHS:
             c.error(w + ".path", "%s is reserved for the service itself" % out.path)
-    if out.username and username_problem(out.username):
-        c.error(w + ".username", username_problem(out.username))
-    out.password = c.secret(w, data, "password", required=True)
+    _listener_auth(c, data, out)
     nets, out.allowed_networks = out.allowed_networks or [], []
     for i, net in enumerate(nets):
         try:
@@ -171,6 +170,25 @@ def _listener(c, data):
     if out.log_level is not None:
         out.log_level = c.choice(w + ".log_level", out.log_level.upper(), LOG_LEVELS)
     return out
+
+
+def _listener_auth(c, data, out):
+    """Basic auth (username + password), a path token, or both: each one configured is required of a request."""
+    w = "listener"
+    has_password = any(data.get(k) is not None for k in _SECRET_KEYS)
+    has_token = any(data.get(k) is not None for k in _PATH_TOKEN_KEYS)
+    if out.username is None and not has_password and not has_token:
+        c.error(w, "missing required username and password_file (basic auth), or path_token_file (a secret in the "
+                   "URL), or both: the listener does not accept unauthenticated events")
+    elif out.username is None and has_password:
+        c.error(w, "missing required username (basic auth needs it with the password)")
+    elif out.username and username_problem(out.username):
+        c.error(w + ".username", username_problem(out.username))
+    out.password = c.secret(w, data, "password", required=out.username is not None)
+    out.path_token = c.secret(w, data, "path_token", required=False)
+    if out.path_token is not None and c.read_secrets and path_token_problem(out.path_token.reveal()):
+        c.error(w + ".path_token_" + ("file" if data.get("path_token_file") else "env"),
+                path_token_problem(out.path_token.reveal()))
 
 
 def _prism(c, data):

@@ -3,11 +3,13 @@
 """Prometheus metrics served on GET /metrics. Labels only take values from fixed sets (never request data)."""
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from ansible_collections.netevents.nutanix.plugins.module_utils.addresses import REASONS as ADDRESS_REASONS
 from ansible_collections.netevents.nutanix.plugins.module_utils.events import EVENT_TYPES
 
 # Why a request was refused; the label of netevents_listener_events_refused_total.
 REFUSAL_REASONS = ("unauthorized", "source_not_allowed", "body_too_large", "not_json", "incomplete_body",
-                   "malformed_json", "not_an_event", "method_not_allowed", "queue_unavailable")
+                   "malformed_json", "invalid_text", "not_an_event", "method_not_allowed", "unstorable_event",
+                   "queue_unavailable")
 
 
 def event_label(event_type):
@@ -24,6 +26,9 @@ class Metrics(object):
         self.refused = Counter(p + "events_refused", "Requests refused, by reason", ["reason"], registry=r)
         self.ignored = Counter(p + "events_ignored", "Events acknowledged but not queued (unknown type, duplicate)",
                                ["reason"], registry=r)
+        self.addresses_dropped = Counter(
+            p + "addresses_dropped", "Addresses left out of accepted events: not for a firewall (addresses.py)",
+            ["reason"], registry=r)
         self.applied = Counter(p + "events_applied", "Events the plugin applied", ["event_type"], registry=r)
         self.failed = Counter(p + "events_failed", "Failed attempts to apply an event (each retry counts)",
                               ["event_type"], registry=r)
@@ -50,3 +55,5 @@ class Metrics(object):
             self.refused.labels(reason)
         for reason in ("unknown_type", "duplicate"):
             self.ignored.labels(reason)
+        for reason in ADDRESS_REASONS:
+            self.addresses_dropped.labels(reason)

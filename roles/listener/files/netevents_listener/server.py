@@ -18,6 +18,8 @@ import sys
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.http.errors import InvalidHeader, UnsupportedTransferCoding
+from gunicorn.workers.gthread import ThreadWorker
 
 from . import __version__
 from .api import PluginError
@@ -38,6 +40,17 @@ class _Logger(glogging.Logger):
             for handler in list(logger.handlers):
                 logger.removeHandler(handler)
             logger.propagate = True
+
+
+class _Worker(ThreadWorker):
+    """gunicorn's gthread worker, except that a Transfer-Encoding it does not know is the client's error: 400, not
+    gunicorn's 501. The listener answers bad input with a 4xx, never a 5xx (Prism and monitors read a 5xx as "the
+    listener is broken")."""
+
+    def handle_error(self, req, client, addr, exc):
+        if isinstance(exc, UnsupportedTransferCoding):
+            exc = InvalidHeader("TRANSFER-ENCODING")
+        super().handle_error(req, client, addr, exc)
 
 
 class _Arbiter(Arbiter):
@@ -66,7 +79,7 @@ class ListenerServer(BaseApplication):
         settings = {
             "bind": ["%s:%d" % (host, lc.port)],
             "workers": 1,
-            "worker_class": "gthread",
+            "worker_class": _Worker,
             "threads": lc.threads,
             "graceful_timeout": lc.shutdown_timeout_s,
             "timeout": 60,
@@ -74,6 +87,8 @@ class ListenerServer(BaseApplication):
             "proc_name": "netevents-listener",
             "logger_class": _Logger,
             "loglevel": lc.log_level.lower(),
+            # No access log: with a path token, every request line carries a secret (app.py logs refusals
+            # itself, with the path masked).
             "accesslog": None,
             "errorlog": "-",
             "preload_app": False,

@@ -15,7 +15,9 @@ yet) is listed in ``deferred`` until it runs again; a later event of its VM supe
 
 Group commit: request threads that want to enqueue while another one is committing wait for it, then the
 next of them writes all their events in one transaction (one fsync) and wakes the others; each gets its own
-answer only once its event is on disk. Under concurrent senders this shares the cost of a commit; a lone
+answer only once its event is on disk. Each event is written under a SAVEPOINT of its own, so an event that cannot
+be written fails alone (``UnstorableEvent``), and the rest of its group is committed; only a transaction that
+cannot begin or commit fails them all. Under concurrent senders this shares the cost of a commit; a lone
 sender pays it alone, as before. Reads (the dispatcher's queries, health, metrics) use a second connection:
 WAL lets them run beside a writer instead of queueing behind its fsync.
 
@@ -68,6 +70,10 @@ _COLUMNS = "id, vm_uuid, event_type, body, received_at, attempts, last_error"
 
 class QueueError(Exception):
     """The queue database cannot be used."""
+
+
+class UnstorableEvent(ValueError):
+    """This one event cannot be written as it is (its own data, not the queue, is at fault)."""
 
 
 class StoredEvent(object):
@@ -198,13 +204,26 @@ class EventQueue(object):
         try:
             with self._tx() as db:
                 for write in group:
-                    write.event_id = self._insert(db, write, now)
+                    self._write_one(db, write, now)
         except (QueueError, sqlite3.Error) as e:
+            # Nothing of the group is on disk (the transaction could not begin or commit).
             for write in group:
+                write.event_id = None
                 write.error = e if write is group[0] else QueueError(str(e))
-            return
-        for write in group:
-            write.error = None
+
+    def _write_one(self, db, write, now):
+        """One event under its own savepoint: when its own data is at fault only it is rolled back (and fails with
+        UnstorableEvent); a failure of the queue itself (disk full, I/O error) propagates and fails the group."""
+        db.execute("SAVEPOINT one_event")
+        try:
+            write.event_id = self._insert(db, write, now)
+            write.error = None  # on disk once the group commits
+        except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+                ValueError, TypeError, OverflowError) as e:  # e.g. UnicodeEncodeError: text SQLite cannot take
+            db.execute("ROLLBACK TO one_event")
+            write.event_id = None
+            write.error = UnstorableEvent("the event cannot be stored (%s)" % type(e).__name__)
+        db.execute("RELEASE one_event")
 
     def _insert(self, db, write, now):
         digest = body_hash(write.body)

@@ -68,6 +68,23 @@ def test_bad_ips_are_dropped():
     assert parse_event(envelope(vm=vm)).ips is None
 
 
+def test_addresses_a_firewall_should_not_hold_are_left_out_and_reported():
+    vm = copy.deepcopy(VM)
+    vm["status"]["resources"]["nic_list"] = [{"ip_endpoint_list": [
+        {"ip": "fe80::1%eth0"}, {"ip": "10.1.1.5"}, {"ip": "0.0.0.0"}, {"ip": "224.0.0.1"}, {"ip": "fe80::5"}]}]
+    ev = parse_event(envelope(vm=vm))
+    assert ev.ips == ("10.1.1.5",)
+    assert [(e.address, e.reason) for e in ev.dropped_ips] == [
+        ("fe80::1%eth0", "zone_index"), ("0.0.0.0", "unspecified"), ("224.0.0.1", "multicast"),
+        ("fe80::5", "link_local")]
+    assert vm_state_from_entity(vm).ips == ("10.1.1.5",)  # Prism's entities go through the same rule
+    # Only unusable addresses: as good as none yet (ask Prism again), not "no address".
+    vm["status"]["resources"]["nic_list"] = [{"ip_endpoint_list": [{"ip": "169.254.3.4"}]}]
+    vm["spec"]["resources"]["nic_list"] = []
+    ev = parse_event(envelope(vm=vm))
+    assert ev.ips is None and [e.reason for e in ev.dropped_ips] == ["link_local"]
+
+
 def test_unknown_event_type_parses():
     ev = parse_event(envelope("VM.SOMETHING_NEW"))
     assert not ev.known_event
@@ -78,10 +95,24 @@ def test_unknown_event_type_parses():
     {"event_type": "VM.ON", "entity_reference": {"uuid": ""}, "data": {}},
     {"event_type": "VM.ON", "entity_reference": "x", "data": {}},
     {"event_type": 5, "entity_reference": {"uuid": "a"}, "data": {}},
+    {"event_type": "VM.ON", "entity_reference": {"uuid": "a b"}, "data": {}},
+    {"event_type": "VM.ON", "entity_reference": {"uuid": "a\nINFO forged log line"}, "data": {}},
+    {"event_type": "VM.ON", "entity_reference": {"uuid": "u" * 129}, "data": {}},
+    {"event_type": "VM.ON", "entity_reference": {"uuid": "-a"}, "data": {}},
+    {"event_type": "VM.ON", "entity_reference": {"uuid": "\ud800"}, "data": {}},
+    {"event_type": "VM ON", "entity_reference": {"uuid": "a"}, "data": {}},
+    {"event_type": "VM." + "X" * 64, "entity_reference": {"uuid": "a"}, "data": {}},
 ])
 def test_not_an_envelope(body):
     with pytest.raises(EventError):
         parse_event(body)
+
+
+def test_a_uuid_of_128_plain_characters_and_prisms_own_are_accepted():
+    for uuid in ("u" * 128, "7a3b0e4c-1111-4c6b-9d0e-0123456789AB", " vm-1 "):
+        body = envelope()
+        body["entity_reference"]["uuid"] = uuid
+        assert parse_event(body).vm_uuid == uuid.strip()
 
 
 def test_uuid_from_metadata_when_reference_lacks_it():

@@ -227,14 +227,22 @@ class Screen(object):
     on top of whichever of them is configured."""
 
     def __init__(self, path=DEFAULT_PATH, username=None, password=None, token=None, path_token=None, networks=(),
-                 max_body=DEFAULT_MAX_BODY, realm="netevents"):
-        if username is None and token is None and path_token is None:
+                 max_body=DEFAULT_MAX_BODY, realm="netevents", path_tokens=None):
+        """path_tokens -- {source name: path token}: several accepted path tokens, each naming the source (a Prism)
+        a request carrying it comes from (``check_head`` returns that name); *path_token* is one more, of no
+        source in particular (its name: None)."""
+        self.path_tokens = dict(path_tokens or {})
+        if path_token is not None:
+            self.path_tokens[None] = path_token
+        if username is None and token is None and not self.path_tokens:
             raise ValueError("a receiver needs basic credentials, a bearer token or a path token")
         self.path = path
         self.username = username
         self.password = password
         self.token = token
-        self.path_token = path_token
+        # Whether a path token is required (any of path_tokens); kept under its old name for the receivers.
+        self.path_token = path_token if path_token is not None else (next(iter(self.path_tokens.values()))
+                                                                     if self.path_tokens else None)
         self.networks = list(networks)
         self.max_body = max_body
         self.read_limit = max_body + 1  # one byte more than allowed tells a body that is too large
@@ -249,22 +257,27 @@ class Screen(object):
         return path
 
     def _path_token_state(self, path):
-        """None when no path token is configured, else "ok", "missing" or "wrong"."""
-        if self.path_token is None:
-            return None
+        """(state, source): state None when no path token is configured, else "ok", "missing" or "wrong"; source
+        the name of the token that matched."""
+        if not self.path_tokens:
+            return None, None
         given = path[len(self.path) + 1:] if path and path.startswith(self.path + "/") else ""
         if not given:
-            return "missing"
-        return "ok" if _same_secret(given, self.path_token) else "wrong"
+            return "missing", None
+        # Every token is compared, always: the time taken says nothing about which one (if any) matched.
+        matched = [name for name, token in sorted(self.path_tokens.items(), key=lambda item: str(item[0]))
+                   if _same_secret(given, token)]
+        return ("ok", matched[0]) if matched else ("wrong", None)
 
     def check_head(self, remote_addr, path, authorization, content_length, content_type):
-        """Everything before the body is read. Raises Refused."""
+        """Everything before the body is read. Raises Refused. Returns the name of the source whose path token the
+        request carried (``path_tokens``), or None."""
         if not source_allowed(remote_addr, self.networks):
             raise Refused(403, "source_not_allowed", "this source address may not post events")
         # Both checks always run: the time taken tells nothing about which one failed.
         header_ok = self.challenge is None or authorization_matches(authorization, self.username, self.password,
                                                                     self.token)
-        token_state = self._path_token_state(path)
+        token_state, source = self._path_token_state(path)
         if not header_ok or token_state not in (None, "ok"):
             details = {"auth_scheme": auth_scheme(authorization)}
             if token_state is not None:
@@ -276,6 +289,7 @@ class Screen(object):
         # A missing Content-Type (aiohttp reports application/octet-stream) is refused too.
         if not is_json(content_type):
             raise Refused(415, "not_json", "the body must be sent as application/json")
+        return source
 
     @staticmethod
     def incomplete():

@@ -259,6 +259,9 @@ class Event(object):
     # Where it came from: "webhook" (a Prism delivery, a hint to check), or "poll" (the listener's own reading
     # of Prism, so its payload is Prism's present state).
     origin: str = "webhook"
+    # The name of the Prism it came from (config.prisms[].name), None for the only one (or an event queued before
+    # the listener knew several): ``PluginContext.prism_client(event.prism)`` reads from that one.
+    prism: str = None
 
     def __repr__(self):
         return "Event(id=%d, %s, %s)" % (self.id, self.event_type, self.vm_uuid)
@@ -269,7 +272,8 @@ class PluginContext(object):
     """What a plugin gets at start."""
 
     options: dict           # its checked options (secrets are ``Secret`` objects: call ``.reveal()``)
-    config: object          # the whole checked configuration (``config.prism``: the Prism connection or None)
+    config: object          # the whole checked configuration (``config.prisms``: the Prisms, ``config.prism``: the
+    #                         first or None)
     logger: logging.Logger  # records go to the service's JSON log
     state_dir: str          # a directory the plugin may keep state in (the queue's directory)
     registry: object = None  # the prometheus_client registry served on /metrics, for plugin metrics
@@ -278,11 +282,26 @@ class PluginContext(object):
         """A path from the options, relative to the configuration file's directory."""
         return Checker.for_config(self.config).path(path)
 
-    def prism_client(self):
-        """A Prism v3 client (the collection's shared one) for the ``prism`` section of the configuration."""
-        prism = getattr(self.config, "prism", None)
-        if prism is None:
+    def prism_entry(self, name=None):
+        """The configuration of the Prism named *name* (None: the first, or only, one). Raises PluginError."""
+        prisms = getattr(self.config, "prisms", None)
+        if prisms is None:  # a configuration made by hand, without the loader
+            prism = getattr(self.config, "prism", None)
+            prisms = [prism] if prism is not None else []
+        if not prisms:
             raise PluginError("this plugin needs the 'prism' section in the configuration", retryable=False)
+        if name is None:
+            return prisms[0]
+        for prism in prisms:
+            if getattr(prism, "name", None) == name:
+                return prism
+        raise PluginError("no Prism named %r in the configuration (it names %s)" % (
+            name, ", ".join(repr(getattr(p, "name", None)) for p in prisms)), retryable=False)
+
+    def prism_client(self, name=None):
+        """A Prism client (the collection's shared one) for the Prism named *name* in the configuration's ``prism``
+        section (None: the first, or only, one)."""
+        prism = self.prism_entry(name)
         # Imported on use: only plugins that talk to Prism need requests.
         from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient
         return PrismClient(prism.host, port=prism.port, username=prism.username,

@@ -25,10 +25,12 @@ from .store import QueueError, UnstorableEvent
 log = logging.getLogger("netevents_listener.http")
 
 
-def create_app(settings, queue, metrics, status, on_queued=lambda: None):
+def create_app(settings, queue, metrics, status, on_queued=lambda: None, prisms=()):
     """The Flask app.
 
     settings  -- the ``listener`` section of the configuration
+    prisms    -- the ``prism`` entries (config.prisms): a delivery carrying one's path token is that Prism's; any
+                 other accepted delivery is the only (first) Prism's
     queue     -- the EventQueue events are written to
     metrics   -- Metrics
     status    -- callable returning the health document (a dict with "ok")
@@ -37,10 +39,16 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None):
     app = Flask("netevents_listener", static_folder=None)
     app.json.sort_keys = False
     secret = getattr(settings, "path_token", None)
+    prisms = list(prisms or ())
     screen = Screen(path=settings.path, username=settings.username,
                     password=None if settings.password is None else settings.password.reveal(),
                     path_token=None if secret is None else secret.reveal(), networks=settings.allowed_networks,
-                    max_body=settings.max_body_bytes, realm="netevents-listener")
+                    max_body=settings.max_body_bytes, realm="netevents-listener",
+                    path_tokens=dict((p.name, p.path_token.reveal()) for p in prisms
+                                     if getattr(p, "path_token", None) is not None))
+    # Without a Prism's own token (the listener-wide token, basic auth alone): the only Prism (the loader refuses
+    # several Prisms without a token each).
+    default_prism = prisms[0].name if prisms else None
 
     def refuse(refused):
         metrics.refused.labels(refused.reason).inc()
@@ -59,8 +67,8 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None):
     def callback(token=None):  # pylint: disable=unused-argument
         # (*token*: the path's last segment, as Flask routes it; the screen reads it from the path itself.)
         try:
-            screen.check_head(request.remote_addr, request.path, request.headers.get("Authorization"),
-                              request.content_length, request.mimetype)
+            source = screen.check_head(request.remote_addr, request.path, request.headers.get("Authorization"),
+                                       request.content_length, request.mimetype)
             try:
                 body = request.stream.read(screen.read_limit)
             except Exception:  # pylint: disable=broad-except
@@ -69,7 +77,8 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None):
             _document, event = screen.check_body(body, request.content_length)
         except Refused as refused:
             return refuse(refused)
-        fields = {"event_type": event.event_type, "vm_uuid": event.vm_uuid}
+        prism = source if source is not None else default_prism
+        fields = {"event_type": event.event_type, "vm_uuid": event.vm_uuid, "prism": prism}
         for dropped in event.dropped_ips:
             metrics.addresses_dropped.labels(dropped.reason).inc()
             log.warning("address left out of the event: %s", dropped, extra=dict(fields, reason=dropped.reason))
@@ -78,7 +87,7 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None):
             log.info("ignored an event of unknown type", extra=fields)
             return jsonify(IGNORED)
         try:
-            event_id = queue.enqueue(event.vm_uuid, event.event_type, body)
+            event_id = queue.enqueue(event.vm_uuid, event.event_type, body, prism=prism)
         except UnstorableEvent as e:
             return refuse(Refused(400, "unstorable_event", str(e)))
         except (QueueError, sqlite3.Error) as e:

@@ -119,10 +119,13 @@ _LISTENER = {
     "shutdown_timeout_s": {"type": "int", "default": 30, "range": (1, 3600)}, "log_level": {"default": "INFO"},
 }
 _PRISM = {
-    "host": {"required": True}, "port": {"type": "int", "default": 9440, "range": (1, 65535)},
+    "name": {}, "host": {"required": True}, "port": {"type": "int", "default": 9440, "range": (1, 65535)},
     "username": {"required": True}, "validate_certs": {"type": "bool", "default": True}, "ca_path": {},
     "timeout": {"type": "int", "default": 30, "range": (1, 600)},
 }
+# A Prism's name may reach tag names ({pc}) and metric labels: the characters tagging.py accepts in a Prism name.
+_PRISM_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
+DEFAULT_PRISM_NAME = "default"
 _QUEUE = {
     "path": {"required": "the SQLite file of the queue"},
     "batch_max_events": {"type": "int", "default": 500, "range": (1, 10000)},
@@ -176,25 +179,63 @@ def _listener_auth(c, data, out):
     """Basic auth (username + password), a path token, or both: each one configured is required of a request."""
     w = "listener"
     has_password = any(data.get(k) is not None for k in _SECRET_KEYS)
-    has_token = any(data.get(k) is not None for k in _PATH_TOKEN_KEYS)
-    if out.username is None and not has_password and not has_token:
-        c.error(w, "missing required username and password_file (basic auth), or path_token_file (a secret in the "
-                   "URL), or both: the listener does not accept unauthenticated events")
-    elif out.username is None and has_password:
+    # (No credentials at all: _check_auth says so, once the prism entries' path tokens are known too.)
+    if out.username is None and has_password:
         c.error(w, "missing required username (basic auth needs it with the password)")
     elif out.username and username_problem(out.username):
         c.error(w + ".username", username_problem(out.username))
     out.password = c.secret(w, data, "password", required=out.username is not None)
-    out.path_token = c.secret(w, data, "path_token", required=False)
-    if out.path_token is not None and c.read_secrets and path_token_problem(out.path_token.reveal()):
+    out.path_token = _path_token(c, w, data)
+
+
+def _path_token(c, w, data):
+    token = c.secret(w, data, "path_token", required=False)
+    if token is not None and c.read_secrets and path_token_problem(token.reveal()):
         c.error(w + ".path_token_" + ("file" if data.get("path_token_file") else "env"),
-                path_token_problem(out.path_token.reveal()))
+                path_token_problem(token.reveal()))
+    return token
 
 
-def _prism(c, data):
-    w = "prism"
-    out = Section(**c.options(data, _PRISM, w, also=_SECRET_KEYS))
+def _prisms(c, value):
+    """The ``prism`` section: one entry (a mapping, named "default" unless it says) or a list of named entries."""
+    if isinstance(value, dict):
+        entries = [_prism(c, value)]
+        if entries[0].name is None:
+            entries[0].name = DEFAULT_PRISM_NAME
+        return entries
+    if not isinstance(value, list) or not value:
+        c.error("prism", "must be a mapping (one Prism) or a list of Prisms, each with a name, got %s"
+                % ("an empty list" if isinstance(value, list) else type(value).__name__))
+        return []
+    entries, seen = [], {}
+    for i, item in enumerate(value):
+        w = "prism[%d]" % i
+        if c.mapping(w, item) is None:
+            continue
+        entry = _prism(c, item, w)
+        entries.append(entry)
+        if entry.name is None:
+            c.error(w, "missing required name (in the list form each Prism is named: the name tells its events, "
+                       "and its tags with {pc}, from the others')")
+            continue
+        # PAN-OS compares tag names without regard to case: two names equal but for case would share tags.
+        other = seen.get(entry.name.lower())
+        if other is not None:
+            c.error(w + ".name", "%r is already the name of %s (names must differ in more than case)"
+                    % (entry.name, other))
+        seen.setdefault(entry.name.lower(), w)
+    return entries
+
+
+def _prism(c, data, w="prism"):
+    out = Section(**c.options(data, _PRISM, w, also=_SECRET_KEYS + _PATH_TOKEN_KEYS))
+    if out.name is not None and not _PRISM_NAME_RE.match(out.name):
+        c.error(w + ".name", "%r is not a valid Prism name: 1 to 63 letters, digits, '_', '-' and '.' (it may "
+                             "become part of tag names)" % out.name)
+        out.name = None
     out.password = c.secret(w, data, "password", required=True)
+    out.path_token = _path_token(c, w, data)
+    out.where = w  # its key path, for messages
     if out.ca_path is not None:
         # Loaded now, so a wrong file stops the start with its reason rather than failing each call to Prism.
         out.ca_path = c.path(out.ca_path)
@@ -225,6 +266,43 @@ def _queue(c, data):
 
 def _reconcile(c, data):
     return Section(**c.options(data, _RECONCILE, "reconcile"))
+
+
+def _check_auth(c, data, config):
+    """The listener needs credentials of some kind; with several Prisms, a path token per Prism (it says which
+    Prism sent a delivery)."""
+    listener, prisms = config.listener, config.prisms
+    if listener is None or not isinstance(data, dict):
+        return
+    tokens = [p for p in prisms if p.path_token is not None]
+    has_token = any(data.get(k) is not None for k in _PATH_TOKEN_KEYS)
+    if listener.username is None and not has_token and not tokens and not any(
+            data.get(k) is not None for k in _SECRET_KEYS):
+        c.error("listener", "missing required username and password_file (basic auth), or path_token_file (a secret "
+                            "in the URL), or both: the listener does not accept unauthenticated events")
+    if has_token and tokens:
+        c.error("listener", "path_token_file/path_token_env is set here and in %s: give each Prism its own "
+                            "(prism[].path_token_file) and none here, or one here for a single Prism"
+                % ", ".join(_where(prisms, p) for p in tokens))
+    if len(prisms) > 1:
+        if has_token and not tokens:
+            c.error("listener", "with several Prisms a listener-wide path token does not say which Prism sent an "
+                                "event: move it to the prism entries, one token each (prism[].path_token_file)")
+        for p in prisms:
+            if p.path_token is None:
+                c.error(_where(prisms, p), "missing required path_token_file (or path_token_env): with several "
+                                           "Prisms, the token in the webhook's URL says which Prism sent an event")
+    if c.read_secrets:
+        seen = {}
+        for p in tokens:
+            first = seen.setdefault(p.path_token.reveal(), p)
+            if first is not p:
+                c.error(_where(prisms, p), "has the same path token as %s: each Prism needs its own"
+                        % _where(prisms, first))
+
+
+def _where(_prisms, entry):
+    return entry.where
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -267,6 +345,11 @@ def load_config(path, read_secrets=True, check_plugin=True):
     }
     for name, (build, required) in sections.items():
         value = data.get(name)
+        if name == "prism":
+            config.prisms = _prisms(c, value) if value is not None else []
+            # The first Prism (or None): what single-Prism code reads.
+            config.prism = config.prisms[0] if config.prisms else None
+            continue
         if value is None:
             if required:
                 c.error(name, "missing required section")
@@ -275,6 +358,7 @@ def load_config(path, read_secrets=True, check_plugin=True):
             continue
         section = c.mapping(name, value)
         setattr(config, name, build(c, section) if section is not None else None)
+    _check_auth(c, data.get("listener"), config)
     if not c.errors and check_plugin:
         try:
             plugin_class = load_plugin_class(config.plugin.name)

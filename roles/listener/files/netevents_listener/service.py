@@ -63,7 +63,8 @@ class Service(object):
                                 os.path.dirname(cfg.queue.path), self.metrics.registry)
         self.plugin.start(context)
         self.dispatcher = Dispatcher(self.queue, self.plugin, cfg.queue, self.metrics)
-        self.app = create_app(cfg.listener, self.queue, self.metrics, self.status, self.dispatcher.notify)
+        self.app = create_app(cfg.listener, self.queue, self.metrics, self.status, self.dispatcher.notify,
+                              prisms=getattr(cfg, "prisms", None) or ())
         self.dispatcher.start()
         log.info("listener started", extra={"plugin": cfg.plugin.name, "path": cfg.listener.path,
                                             "queue_depth": self.queue.depth(),

@@ -57,15 +57,23 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     dead_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS last_seen (
-    vm_uuid TEXT PRIMARY KEY,
+    prism TEXT NOT NULL DEFAULT '',
+    vm_uuid TEXT NOT NULL,
     body_sha256 TEXT NOT NULL,
-    received_at REAL NOT NULL
+    received_at REAL NOT NULL,
+    PRIMARY KEY (prism, vm_uuid)
 );
 CREATE TABLE IF NOT EXISTS deferred (
     id INTEGER PRIMARY KEY
 );
 """
-_COLUMNS = "id, vm_uuid, event_type, body, received_at, attempts, last_error"
+_COLUMNS = "id, vm_uuid, event_type, body, received_at, attempts, last_error, prism"
+# Added to queue files of earlier listeners (ALTER TABLE ADD COLUMN): {table: [(column, definition)]}.
+# prism: the name of the Prism the event came from (NULL: the only one, or a queue written before there could be
+# several). A VM's events are ordered, and deduplicated, per (prism, vm_uuid).
+_ADDED_COLUMNS = {"events": [("prism", "TEXT")], "dead_letters": [("prism", "TEXT")]}
+# The key of a VM across Prisms in SQL: uuids are unique within one Prism only as far as we rely on.
+_VM_KEY = "COALESCE(prism, ''), vm_uuid"
 
 
 class QueueError(Exception):
@@ -77,10 +85,11 @@ class UnstorableEvent(ValueError):
 
 
 class StoredEvent(object):
-    __slots__ = ("id", "vm_uuid", "event_type", "body", "received_at", "attempts", "last_error", "dead_at")
+    __slots__ = ("id", "vm_uuid", "event_type", "body", "received_at", "attempts", "last_error", "dead_at", "prism")
 
     def __init__(self, row, dead_at=None):
-        (self.id, self.vm_uuid, self.event_type, body, self.received_at, self.attempts, self.last_error) = row
+        (self.id, self.vm_uuid, self.event_type, body, self.received_at, self.attempts, self.last_error,
+         self.prism) = row
         self.body = bytes(body)
         self.dead_at = dead_at
 
@@ -94,10 +103,10 @@ def body_hash(body):
 
 class _Write(object):
     """One event waiting for a group commit, and what became of it."""
-    __slots__ = ("vm_uuid", "event_type", "body", "done", "event_id", "error", "wake")
+    __slots__ = ("vm_uuid", "event_type", "body", "prism", "done", "event_id", "error", "wake")
 
-    def __init__(self, vm_uuid, event_type, body):
-        self.vm_uuid, self.event_type, self.body = vm_uuid, event_type, body
+    def __init__(self, vm_uuid, event_type, body, prism=None):
+        self.vm_uuid, self.event_type, self.body, self.prism = vm_uuid, event_type, body, prism
         self.done = False
         # Held until the thread is woken, once: its event written, or its turn to lead the next group.
         # (One lock per writer wakes exactly that thread; a shared condition would wake them all.)
@@ -142,11 +151,26 @@ class EventQueue(object):
             if version > SCHEMA_VERSION:
                 raise QueueError("%s was written by a newer listener (schema %d)" % (path, version))
             self._db.executescript(_SCHEMA)
+            self._migrate()
             self._db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
             self._reader = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             self._reader.execute("PRAGMA busy_timeout=30000")
         except sqlite3.Error as e:
             raise QueueError("cannot open the queue %s: %s" % (path, e))
+
+    def _migrate(self):
+        """Bring a queue file of an earlier listener up to this one's tables, adding columns only."""
+        for table, columns in _ADDED_COLUMNS.items():
+            have = set(row[1] for row in self._db.execute("PRAGMA table_info(%s)" % table))
+            for column, definition in columns:
+                if column not in have:
+                    self._db.execute("ALTER TABLE %s ADD COLUMN %s %s" % (table, column, definition))
+        have = set(row[1] for row in self._db.execute("PRAGMA table_info(last_seen)"))
+        if "prism" not in have:
+            # Its key becomes (prism, vm_uuid). It only holds the last few minutes' digests: starting it afresh at
+            # worst lets one repeated delivery through (applied twice, which is harmless).
+            self._db.execute("DROP TABLE last_seen")
+            self._db.executescript(_SCHEMA)
 
     def close(self):
         with self._lock, self._read_lock:
@@ -168,10 +192,12 @@ class EventQueue(object):
             self._durable = durable
 
     # -- receiving --
-    def enqueue(self, vm_uuid, event_type, body):
+    def enqueue(self, vm_uuid, event_type, body, prism=None):
         """Persist one event; return its id once it is on disk, or None when it repeats the VM's last event (a
-        duplicate). Raises QueueError or sqlite3.Error when it cannot be written."""
-        mine = _Write(vm_uuid, event_type, body)
+        duplicate). Raises QueueError or sqlite3.Error when it cannot be written.
+
+        prism -- the name of the Prism it came from (None: the only one)."""
+        mine = _Write(vm_uuid, event_type, body, prism)
         with self._group:
             self._waiting.append(mine)
             leader = not self._writing
@@ -228,31 +254,32 @@ class EventQueue(object):
     def _insert(self, db, write, now):
         digest = body_hash(write.body)
         if self.dedupe_window_s:
-            row = db.execute("SELECT body_sha256, received_at FROM last_seen WHERE vm_uuid = ?",
-                             (write.vm_uuid,)).fetchone()
+            prism = write.prism or ""
+            row = db.execute("SELECT body_sha256, received_at FROM last_seen WHERE prism = ? AND vm_uuid = ?",
+                             (prism, write.vm_uuid)).fetchone()
             if row and row[0] == digest and now - row[1] <= self.dedupe_window_s:
                 return None
-            db.execute("INSERT INTO last_seen (vm_uuid, body_sha256, received_at) VALUES (?, ?, ?) "
-                       "ON CONFLICT (vm_uuid) DO UPDATE SET body_sha256 = excluded.body_sha256, "
-                       "received_at = excluded.received_at", (write.vm_uuid, digest, now))
+            db.execute("INSERT INTO last_seen (prism, vm_uuid, body_sha256, received_at) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (prism, vm_uuid) DO UPDATE SET body_sha256 = excluded.body_sha256, "
+                       "received_at = excluded.received_at", (prism, write.vm_uuid, digest, now))
         cur = db.execute(
-            "INSERT INTO events (vm_uuid, event_type, body, body_sha256, received_at, next_attempt_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)", (write.vm_uuid, write.event_type, sqlite3.Binary(write.body), digest,
-                                          now, now))
+            "INSERT INTO events (vm_uuid, event_type, body, body_sha256, received_at, next_attempt_at, prism) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", (write.vm_uuid, write.event_type, sqlite3.Binary(write.body), digest,
+                                             now, now, write.prism))
         return cur.lastrowid
 
     # -- dispatching --
     def ready(self, limit, now=None):
         """The oldest pending event of each VM whose retry time has come, oldest first."""
         now = self.clock() if now is None else now
-        rows = self._read("SELECT %s FROM events WHERE id IN (SELECT MIN(id) FROM events GROUP BY vm_uuid) "
-                          "AND next_attempt_at <= ? ORDER BY id LIMIT ?" % _COLUMNS, (now, limit))
+        rows = self._read("SELECT %s FROM events WHERE id IN (SELECT MIN(id) FROM events GROUP BY %s) "
+                          "AND next_attempt_at <= ? ORDER BY id LIMIT ?" % (_COLUMNS, _VM_KEY), (now, limit))
         return [StoredEvent(r) for r in rows]
 
     def next_due(self):
         """When the next head-of-line event becomes ready (epoch seconds), or None when the queue is empty."""
         return self._read("SELECT MIN(next_attempt_at) FROM events WHERE id IN "
-                          "(SELECT MIN(id) FROM events GROUP BY vm_uuid)")[0][0]
+                          "(SELECT MIN(id) FROM events GROUP BY %s)" % _VM_KEY)[0][0]
 
     def claim(self, retry_at):
         """Count an attempt *before* running it, so an event that crashes the service still dead-letters.
@@ -285,14 +312,15 @@ class EventQueue(object):
             db.executemany("INSERT OR IGNORE INTO deferred (id) VALUES (?)", [(i,) for i, _r, _a in defer])
             for i, err in dead:
                 db.execute("INSERT OR REPLACE INTO dead_letters (id, vm_uuid, event_type, body, body_sha256, "
-                           "received_at, attempts, last_error, dead_at) SELECT id, vm_uuid, event_type, body, "
-                           "body_sha256, received_at, attempts, ?, ? FROM events WHERE id = ?", (err, now, i))
+                           "received_at, attempts, last_error, dead_at, prism) SELECT id, vm_uuid, event_type, body, "
+                           "body_sha256, received_at, attempts, ?, ?, prism FROM events WHERE id = ?", (err, now, i))
                 db.execute("DELETE FROM events WHERE id = ?", (i,))
 
     def supersede_deferred(self):
         """Drop the deferred events that a later event of the same VM has joined; return them (StoredEvents)."""
         where = ("FROM events WHERE id IN (SELECT id FROM deferred) AND EXISTS (SELECT 1 FROM events later "
-                 "WHERE later.vm_uuid = events.vm_uuid AND later.id > events.id)")
+                 "WHERE later.vm_uuid = events.vm_uuid AND COALESCE(later.prism, '') = COALESCE(events.prism, '') "
+                 "AND later.id > events.id)")
         if not self._read("SELECT 1 FROM deferred LIMIT 1"):
             return []
         with self._tx(durable=False) as db:
@@ -334,8 +362,8 @@ class EventQueue(object):
             for i in ids:
                 cur = db.execute(
                     "INSERT INTO events (id, vm_uuid, event_type, body, body_sha256, received_at, attempts, "
-                    "next_attempt_at, last_error) SELECT id, vm_uuid, event_type, body, body_sha256, received_at, "
-                    "0, ?, last_error FROM dead_letters WHERE id = ?", (now, i))
+                    "next_attempt_at, last_error, prism) SELECT id, vm_uuid, event_type, body, body_sha256, "
+                    "received_at, 0, ?, last_error, prism FROM dead_letters WHERE id = ?", (now, i))
                 if cur.rowcount:
                     db.execute("DELETE FROM dead_letters WHERE id = ?", (i,))
                     found.append(i)

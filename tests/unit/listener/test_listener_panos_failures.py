@@ -40,10 +40,10 @@ def test_an_event_whose_resolution_raises_fails_alone_and_its_batch_is_applied(t
     poisoned = vms[2]
     real_record = PanosPlugin._record
 
-    def record(self, state, strict):
+    def record(self, state, strict, **kwargs):
         if state.uuid == poisoned:
             raise RuntimeError("an unexpected fault with this VM")
-        return real_record(self, state, strict)
+        return real_record(self, state, strict, **kwargs)
     monkeypatch.setattr(PanosPlugin, "_record", record)
     svc = services(panos_config(tmp_path, prism, [target(firewall)], queue=ONE_BATCH))
     for vm in vms:

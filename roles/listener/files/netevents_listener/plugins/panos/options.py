@@ -5,7 +5,7 @@ import os
 
 from ansible_collections.netevents.nutanix.plugins.module_utils import panos as panos_api
 from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import (
-    DEFAULT_TAG_FORMAT, TagError, TagMapper, placeholders)
+    DEFAULT_TAG_FORMAT, TAG_FORMAT_PRESETS, TagError, TagMapper, placeholders)
 
 from ...api import Checker, Secret
 
@@ -52,17 +52,8 @@ def check_options(options, config):
     if len(set(labels)) != len(labels):
         c.error("targets", "the same firewall (ip_address, port, vsys) is listed twice")
     out.update(tag_mapping=options.get("tag_mapping"), categories=options.get("categories") or None)
-    unsupported = sorted(placeholders(out["tag_format"]) & {"pc", "cluster"})
-    if unsupported:
-        # Until the listener attributes events to their Prism and passes each VM's cluster (docs/multi-prism.md).
-        c.error("tag_format", "%s: not supported by the listener yet; vm_tag_sync takes them" % ", ".join(
-            "{%s}" % p for p in unsupported))
-    elif out["tag_format"] is not None:
-        try:
-            TagMapper(out["tag_format"], out["tag_mapping"], out["categories"], out["owned_prefix"])
-        except TagError as e:
-            for option, message in e.problems:
-                c.error(option, message)
+    if out["tag_format"] is not None:
+        _check_tags(c, out, config)
     reconcile = getattr(config, "reconcile", None)
     interval = (reconcile.interval_minutes or 0) * 60 if reconcile is not None else 0
     if out["tag_timeout"] and (not interval or out["tag_timeout"] < 2 * interval):
@@ -78,6 +69,31 @@ def check_options(options, config):
             c.error("address_prefix", "%s (the prefix plus the longest IPv6 address must fit)" % e)
     c.done()
     return out
+
+
+def _check_tags(c, out, config):
+    """The tag settings with each Prism's name ({pc}): one TagMapper per Prism, as the plugin makes them."""
+    prisms = [p for p in getattr(config, "prisms", None) or [getattr(config, "prism", None)] if p is not None]
+    names = [getattr(p, "name", None) or "default" for p in prisms] or [None]
+    if len(names) > 1 and "pc" not in placeholders(TAG_FORMAT_PRESETS.get(out["tag_format"], out["tag_format"])):
+        # One format without {pc} gives every Prism the same owned prefix: each one's reconcile would remove the
+        # others' tags (docs/multi-prism.md).
+        c.error("tag_format", "with several Prisms (%s) the format must name {pc}, so that each Prism owns only its "
+                              "own tags: e.g. tag_format: panorama-plugin (ntnx.PC-{pc}.CL-{cluster}.{category}."
+                              "{value}) or ntnx.{pc}.{category}.{value}" % ", ".join(names))
+        return
+    seen = set()
+    for prism, name in zip(prisms or [None], names):
+        try:
+            TagMapper(out["tag_format"], out["tag_mapping"], out["categories"], out["owned_prefix"], prism_name=name)
+        except TagError as e:
+            for option, message in e.problems:
+                where = getattr(prism, "where", "prism") if option == "prism_name" else option
+                if option == "prism_name":
+                    message = "name %s" % message
+                if (where, message) not in seen:
+                    seen.add((where, message))
+                    c.error(where, message)
 
 
 def _target(c, where, target):

@@ -22,6 +22,46 @@ from ...api import PluginError
 Record = collections.namedtuple("Record", "name ips tags")
 
 
+class Owners(object):
+    """Which Prism each VM, and each tag, belongs to.
+
+    mappers -- {Prism name: its TagMapper}, in the configuration's order (the first is the one events without a
+    Prism belong to). With one Prism a VM's key is its uuid, as it always was; with several it is
+    ``<prism>/<uuid>`` (a Prism's name has no "/"), so that each Prism's VMs are its own even should two Prisms
+    report the same uuid, and a reconcile of one Prism replaces that Prism's VMs only.
+    """
+
+    def __init__(self, mappers):
+        mappers = list(mappers)
+        self.mappers = dict(mappers)
+        self.names = [name for name, _mapper in mappers]
+        self.default = self.names[0]
+        self.keyed = len(self.names) > 1
+
+    def key(self, prism, uuid):
+        return "%s/%s" % (prism or self.default, uuid) if self.keyed else uuid
+
+    def prism_of(self, key):
+        return key.split("/", 1)[0] if self.keyed and "/" in key else self.default
+
+    def prefix(self, prism):
+        """The keys of *prism*'s VMs start with it (None: every key is the only Prism's)."""
+        return "%s/" % prism if self.keyed else None
+
+    def mapper(self, prism):
+        return self.mappers[prism or self.default]
+
+    def owns(self, tag):
+        """Whether a tag is any of our Prisms' (what an address object of ours may hold)."""
+        return any(mapper.owns(tag) for mapper in self.mappers.values())
+
+    def only(self, records, prism):
+        """The part of *records* ({key: ...}) that is *prism*'s."""
+        prefix = self.prefix(prism)
+        return dict(records) if prefix is None else dict(
+            (key, value) for key, value in records.items() if key.startswith(prefix))
+
+
 def union(records):
     """Every tag of these records."""
     tags = set()
@@ -69,13 +109,15 @@ class Desired(object):
         self._lock = threading.Lock()
         self.vms = db.load(DESIRED)
 
-    def update(self, changes, replace=False):
+    def update(self, changes, replace=False, prefix=None):
         """Record {uuid: Record or None}; return {uuid: exception} for the VMs that could not be stored (they keep
-        their previous record). replace=True: every VM not in *changes* is dropped."""
+        their previous record). replace=True: every VM not in *changes* is dropped (with *prefix*: every VM whose
+        key starts with it, i.e. one Prism's)."""
         with self._lock:
-            failed = self._db.save(DESIRED, changes, replace=replace)
+            failed = self._db.save(DESIRED, changes, replace=replace, prefix=prefix)
             if replace:
-                self.vms = dict((uuid, self.vms[uuid]) for uuid in failed if uuid in self.vms)
+                self.vms = dict((uuid, record) for uuid, record in self.vms.items()
+                                if uuid in failed or (prefix is not None and not uuid.startswith(prefix)))
             for uuid, record in changes.items():
                 if uuid not in failed:
                     self._set(uuid, record)
@@ -144,10 +186,10 @@ class StateDb(object):
         return dict((uuid, Record(name, tuple(json.loads(ips)), frozenset(json.loads(tags))))
                     for uuid, name, ips, tags in rows)
 
-    def save(self, target, changes, replace=False):
+    def save(self, target, changes, replace=False, prefix=None):
         """Record {uuid: Record or None} for *target* in one transaction, each VM in a savepoint of its own;
-        replace=True drops every other VM. Returns {uuid: exception} of the VMs that could not be written (their
-        rows stay as they were)."""
+        replace=True drops every other VM (whose key starts with *prefix*, when given). Returns {uuid: exception}
+        of the VMs that could not be written (their rows stay as they were)."""
         now = time.time()
         failed = {}
         with self._lock:
@@ -156,7 +198,8 @@ class StateDb(object):
             try:
                 if replace:
                     stale = set(uuid for (uuid,) in cur.execute("SELECT vm_uuid FROM registered WHERE target = ?",
-                                                                (target,))) - set(changes)
+                                                                (target,))
+                                if prefix is None or uuid.startswith(prefix)) - set(changes)
                     cur.executemany("DELETE FROM registered WHERE target = ? AND vm_uuid = ?",
                                     [(target, uuid) for uuid in stale])
                 for uuid, record in changes.items():
@@ -181,6 +224,13 @@ class StateDb(object):
             cur.execute("INSERT OR REPLACE INTO registered VALUES (?, ?, ?, ?, ?, ?)",
                         (target, uuid, record.name, json.dumps(sorted(record.ips)), json.dumps(sorted(record.tags)),
                          now))
+
+    def adopt(self, prefix):
+        """Make the rows of a single-Prism state file (keys without a Prism) the rows of the Prism whose keys start
+        with *prefix*: the first Prism, once the configuration names several."""
+        with self._lock:
+            self._db.execute("UPDATE OR REPLACE registered SET vm_uuid = ? || vm_uuid WHERE instr(vm_uuid, '/') = 0",
+                             (prefix,))
 
     def commit_pending(self, target):
         with self._lock:

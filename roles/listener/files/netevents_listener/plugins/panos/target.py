@@ -39,16 +39,16 @@ class CommitFailed(panos_api.PanosError):
 
 
 class Target(object):
-    """options -- the target's checked options; settings -- the plugin's; mapper -- the plugin's TagMapper;
-    desired -- the plugin's state.Desired, shared by every target."""
+    """options -- the target's checked options; settings -- the plugin's; owners -- the plugin's state.Owners (a
+    TagMapper per Prism); desired -- the plugin's state.Desired, shared by every target."""
 
-    def __init__(self, options, settings, mapper, db, desired, metrics):
+    def __init__(self, options, settings, owners, db, desired, metrics):
         self.label = "%s:%d/%s" % (options["ip_address"], options["port"], options["vsys"])
         self._vsys = options["vsys"]
         self._provider = dict((k, v.reveal() if isinstance(v, Secret) else v) for k, v in options.items()
                               if k != "vsys" and v is not None)
         self._settings = settings
-        self._mapper = mapper
+        self._owners = owners
         self._db = db
         self._desired = desired
         self._metrics = metrics
@@ -263,7 +263,7 @@ class Target(object):
         """
         desired = dict((ip, (union(holders.values()), _description(holders))) for ip, holders in after.items())
         device = self.device()
-        plan = panos_api.plan_address_objects(device, desired, self._settings["address_prefix"], self._mapper.owns,
+        plan = panos_api.plan_address_objects(device, desired, self._settings["address_prefix"], self._owners.owns,
                                               scope)
         counts = {"objects_created": len(plan.create), "objects_updated": len(plan.edit),
                   "objects_deleted": len(plan.delete)}
@@ -281,15 +281,18 @@ class Target(object):
         return True
 
     # -- a reconcile --
-    def reconcile(self, records):
+    def reconcile(self, records, prism=None):
         """Make the firewall hold exactly *records* ({uuid: Record}: the desired state), owned tags only; then the
         memory is *records*. Returns a summary for the log, or None when the firewall is down (the heal that
-        closes its breaker reconciles it then). Raises PanosError when the firewall refuses it."""
+        closes its breaker reconciles it then). Raises PanosError when the firewall refuses it.
+
+        prism -- reconcile that Prism's registrations only (registered-ip mode: its owned tags against its part of
+        *records*; the other Prisms' tags are not looked at). None: every Prism's, each against its own part."""
         self.reconcile_owed = True          # before _enter: a heal that runs meanwhile must see it
         if not self._enter():
             return None
         try:
-            summary = self._reconcile(records)
+            summary = self._reconcile(records, prism)
             self.reconcile_owed = False
             return summary
         except Down as e:
@@ -301,31 +304,43 @@ class Target(object):
         finally:
             self._lock.release()
 
-    def _reconcile(self, records):
+    def _reconcile(self, records, prism=None):
         with self._unavailable(connecting=False):
             if self._settings["mode"] == "registered-ip":
-                desired = collections.defaultdict(set)
-                for record in records.values():
-                    for ip in record.ips:
-                        desired[ip] |= record.tags
-                plan, _current, calls = reconcile_device(self.device(), desired, self._mapper,
-                                                         timeout=self._settings["tag_timeout"] or None)
-                self._metrics.userid_calls.inc(calls)
-                summary = plan.summary()
-            else:
-                after = collections.defaultdict(dict)
-                for uuid, record in records.items():
-                    for ip in record.ips:
-                        after[ip][uuid] = record
-                summary = {"committed": self._sync_objects(after, scope=None)}
+                summaries = {}
+                # Each Prism alone, by its own owned tags: one Prism's reconcile never removes another's tags.
+                for name in (prism,) if prism is not None else self._owners.names:
+                    mine = self._owners.only(records, name)
+                    desired = collections.defaultdict(set)
+                    for record in mine.values():
+                        for ip in record.ips:
+                            desired[ip] |= record.tags
+                    plan, _current, calls = reconcile_device(self.device(), desired, self._owners.mapper(name),
+                                                             timeout=self._settings["tag_timeout"] or None)
+                    self._metrics.userid_calls.inc(calls)
+                    summaries[name] = plan.summary()
+                    self._remember(mine, replace=True, prefix=self._owners.prefix(name))
+                    for key in [k for k in self.refused if self._owners.prism_of(k) == name]:
+                        del self.refused[key]
+                summary = next(iter(summaries.values())) if not self._owners.keyed else {"prisms": summaries}
+                return summary
+            # The address objects (address_prefix + IP) are the listener's own, each holding the tags of every
+            # Prism reporting its IP: they are reconciled against the whole desired state.
+            after = collections.defaultdict(dict)
+            for uuid, record in records.items():
+                for ip in record.ips:
+                    after[ip][uuid] = record
+            summary = {"committed": self._sync_objects(after, scope=None)}
         self._remember(records, replace=True)
         self.refused.clear()
         return summary
 
-    def _remember(self, records, replace=False):
-        self._db.save(self.label, records, replace=replace)
+    def _remember(self, records, replace=False, prefix=None):
+        self._db.save(self.label, records, replace=replace, prefix=prefix)
         if replace:
-            self.memory = Memory(records)
+            kept = dict((k, r) for k, r in self.memory.vms.items() if prefix is not None and not k.startswith(prefix))
+            kept.update(records)
+            self.memory = Memory(kept)
         for uuid, record in () if replace else records.items():
             self.memory.set(uuid, record)
 

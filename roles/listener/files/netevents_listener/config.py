@@ -215,6 +215,8 @@ def _prisms(c, value):
         entry = _prism(c, item, w)
         entries.append(entry)
         if entry.name is None:
+            if item.get("name") is not None:
+                continue  # said already: not a valid name
             c.error(w, "missing required name (in the list form each Prism is named: the name tells its events, "
                        "and its tags with {pc}, from the others')")
             continue

@@ -255,7 +255,7 @@ class PanosPlugin(Plugin):
             if state is None:
                 # With several Prisms this is also a delivery about another Prism's VM: it changes nothing there.
                 self.metrics.vms_unknown.inc()
-                log.info("VM unknown to Prism %s: nothing registered for it" % self._prism_name(event), extra={
+                log.info("VM unknown to Prism %s: nothing registered for it", self._prism_name(event), extra={
                     "event_id": event.id, "event_type": event.event_type, "vm_uuid": event.vm_uuid,
                     "prism": self._prism_name(event)})
                 return None, None

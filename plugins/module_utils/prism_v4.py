@@ -25,8 +25,9 @@ import re
 import time
 from urllib.parse import quote
 
+from ansible_collections.netevents.nutanix.plugins.module_utils.addresses import firewall_ips
 from ansible_collections.netevents.nutanix.plugins.module_utils.events import (
-    VmState, _dict, _list, _valid_ip, normalize_power_state)
+    VmState, _dict, _list, normalize_power_state)
 
 # The v4 minor versions whose VM, category and cluster shapes this module reads, newest first.
 KNOWN_VERSIONS = ("v4.3", "v4.2", "v4.1", "v4.0")
@@ -116,11 +117,8 @@ def nic_ips(nic):
     addresses = [config.get("ipAddress")] + _list(config.get("secondaryIpAddressList"))
     addresses += _list(_dict(info.get("ipv4Info")).get("learnedIpAddresses"))
     addresses += _list(_dict(info.get("ipv6Info")).get("learnedIpv6Addresses"))
-    ips = []
-    for address in addresses:
-        ip = _valid_ip(_dict(address).get("value"))
-        if ip and ip not in ips:
-            ips.append(ip)
+    # The one address rule (addresses.py): what a firewall should not hold is dropped, as for v3.
+    ips, _dropped = firewall_ips(v for v in (_dict(a).get("value") for a in addresses) if isinstance(v, str))
     return ips
 
 

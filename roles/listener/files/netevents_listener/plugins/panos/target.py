@@ -86,7 +86,7 @@ class Target(object):
         self.refused = {}                # uuid -> the Record this firewall refused; a heal does not resend it
         # The registered-IP capacity: the option wins; else learnt from the platform at the first connection.
         self.capacity = options.get("registered_ip_capacity") or settings.get("registered_ip_capacity")
-        self.platform = "registered_ip_capacity" if self.capacity else None
+        self.platform = "set by registered_ip_capacity" if self.capacity else None
         self._capacity_known = bool(self.capacity)
         self.foreign = {}                # ip -> other systems' tags on it, as the last reconcile read them
         self._near_full = False          # the 80 % warning was given (and not yet cleared)
@@ -134,8 +134,8 @@ class Target(object):
             return count
         if count >= WARN_AT * self.capacity and not self._near_full:
             self._near_full = True
-            log.warning("firewall %s holds %d registered IPs, %d%% of the %d its platform (%s) holds: past %d, "
-                        "registrations are refused and their events dead-lettered", self.label, count,
+            log.warning("firewall %s holds %d registered IPs, %d%% of the %d its platform holds (%s): at %d new "
+                        "addresses are refused and their events dead-lettered", self.label, count,
                         100 * count // self.capacity, self.capacity, self.platform, self.capacity,
                         extra={"target": self.label, "registered_ips": count, "capacity": self.capacity})
         elif count < WARN_AGAIN_BELOW * self.capacity and self._near_full:
@@ -381,12 +381,12 @@ class Target(object):
         said = "; ".join("%s: %s" % (ip, ", ".join(refused.refused[ip])) for ip in mine[:5])
         if not full:
             return Refused(said)
-        return Refused("the firewall is full: it holds %d registered IPs%s, so %s not registered (PAN-OS: %s); "
-                       "free registered IPs (or move to a larger platform), then requeue this event: the reconcile "
-                       "registers it too once there is room" % (
-                           self._count(), " of the %d its platform (%s) holds" % (self.capacity, self.platform)
-                           if self.capacity else " (capacity unknown: set registered_ip_capacity)",
-                           ", ".join(full), said), retryable=False)
+        held = "the %d registered IPs its platform holds (%s)" % (self.capacity, self.platform) if self.capacity \
+            else "its platform's maximum of registered IPs (not known here: set registered_ip_capacity)"
+        return Refused("the firewall is full: it holds %s, %d of them this listener's, so %s not registered "
+                       "(PAN-OS: %s); free registered IPs (or move to a larger platform), then requeue this event: "
+                       "the reconcile registers it too once there is room" % (
+                           held, len(self.memory.by_ip), ", ".join(full), said), retryable=False)
 
     def _sync_objects(self, after, scope):
         """The objects named address_prefix + IP made to match *after* ({ip: {uuid: Record}}), then ONE commit.
@@ -444,7 +444,7 @@ class Target(object):
                 try:
                     plan, _current, calls = reconcile_device(self.device(), desired, self._mapper,
                                                              timeout=self._settings["tag_timeout"] or None,
-                                                             limit=self._limit_reconcile)
+                                                             limit=lambda d, c: self._limit_reconcile(d, c, records))
                     summary = plan.summary()
                 except panos_api.RegistrationRefused as e:
                     if not e.full or set(e.refused) - e.full:
@@ -469,11 +469,15 @@ class Target(object):
         self.refused.clear()
         return summary
 
-    def _limit_reconcile(self, desired, current):
+    def _limit_reconcile(self, desired, current, records):
         """reconcile_device's limit: other systems' tags as the firewall holds them now, then _limit_tags."""
         self.foreign = dict((ip, set(t for t in tags if not self._mapper.owns(t))) for ip, tags in current.items())
         self.foreign = dict((ip, tags) for ip, tags in self.foreign.items() if tags)
-        return self._limit_tags(desired)
+        holders = collections.defaultdict(dict)
+        for uuid, record in records.items():
+            for ip in record.ips:
+                holders[ip][uuid] = record
+        return self._limit_tags(desired, holders)
 
     @staticmethod
     def _without(records, ips):

@@ -572,8 +572,8 @@ class RegistrationRefused(PanosError):
 
 
 def is_full_answer(message):
-    """Whether a User-ID entry's answer says the firewall holds its maximum of registered IPs."""
-    return bool(_FULL_RE.search(message or ""))
+    """Whether a User-ID entry's answer says the firewall holds its maximum of registered IPs (not of tags)."""
+    return bool(_FULL_RE.search(message or "")) and "tag" not in message.lower()
 
 
 def _refused_entries(root):

@@ -87,14 +87,16 @@ class Target(object):
         # The registered-IP capacity: the option wins; else learnt from the platform at the first connection.
         self.capacity = options.get("registered_ip_capacity") or settings.get("registered_ip_capacity")
         self.platform = "set by registered_ip_capacity" if self.capacity else None
-        self._capacity_known = bool(self.capacity)
+        # Address objects are no registered IPs: their limits are the configuration's, not User-ID's.
+        self._registered_ip = settings["mode"] == "registered-ip"
+        self._capacity_known = bool(self.capacity) or not self._registered_ip
         self.foreign = {}                # ip -> other systems' tags on it, as the last reconcile read them
         self._near_full = False          # the 80 % warning was given (and not yet cleared)
-        self._max_tags = panos_api.MAX_TAGS_PER_IP if settings["mode"] == "registered-ip" \
-            else panos_api.MAX_TAGS_PER_OBJECT
+        self._max_tags = panos_api.MAX_TAGS_PER_IP if self._registered_ip else panos_api.MAX_TAGS_PER_OBJECT
         metrics.breaker_open.labels(self.label).set(0)
         metrics.full_refusals.labels(self.label)
-        metrics.registered_ip_capacity.labels(self.label).set(self.capacity or 0)
+        if self._registered_ip:
+            metrics.registered_ip_capacity.labels(self.label).set(self.capacity or 0)
         self._count()
 
     # -- connection --
@@ -129,6 +131,8 @@ class Target(object):
         """The registered IPs this firewall holds by the plugin's count (its own, and others' as last read): the
         gauge, and one warning when it reaches 80 % of the capacity (again once it fell below 75 % and rose)."""
         count = len(set(self.memory.by_ip) | set(self.foreign))
+        if not self._registered_ip:
+            return count
         self._metrics.registered_ips.labels(self.label).set(count)
         if not self.capacity:
             return count

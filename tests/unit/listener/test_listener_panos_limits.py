@@ -7,9 +7,11 @@ import time
 
 import pytest
 
-from listener_helpers import envelope, wait_for
+from listener_helpers import envelope, make_config, wait_for, write_secret
 from panos_helpers import (FirewallApi, counter, drained, panos_config, post, prism_client, set_power, start_firewall,
                            target)
+from netevents_listener import ConfigError
+from netevents_listener.config import load_config
 
 WEB = "ntnx.AppTier.Web"
 ONE_BATCH = {"batch_window_ms": 500, "max_attempts": 5}
@@ -200,3 +202,19 @@ def test_a_tag_lease_is_renewed_by_the_reconcile(tmp_path, prism, firewall, serv
     assert fw.registered_ips() == leased
     firewall.advance_clock(301)                           # no reconcile since: the lease ends
     assert fw.registered_ips() == {}
+
+
+def test_the_capacity_option_and_the_lease_are_checked(tmp_path):
+    write_secret(str(tmp_path / "fw_password"), "x-password")
+    options = {"targets": [{"ip_address": "fw1", "password_file": "fw_password", "registered_ip_capacity": 0}],
+               "registered_ip_capacity": "many", "tag_timeout": 3600}
+    with pytest.raises(ConfigError) as info:
+        load_config(make_config(tmp_path, plugin={"name": "panos", "options": options}, extra={
+            "prism": {"host": "127.0.0.1", "username": "u", "password_file": "fw_password"},
+            "reconcile": {"interval_minutes": 45}}))
+    text = "\n".join(info.value.errors)
+    for expected in ("plugin.options: targets[0].registered_ip_capacity: must be between 1 and 10000000, got 0",
+                     "plugin.options: registered_ip_capacity: must be an integer",
+                     "plugin.options: tag_timeout: registered tags that expire need the reconcile to renew them: "
+                     "set reconcile.interval_minutes to at most half of tag_timeout (3600 s)"):
+        assert expected in text, text

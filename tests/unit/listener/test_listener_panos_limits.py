@@ -99,6 +99,7 @@ def test_a_full_firewall_dead_letters_the_overflow_with_a_reason_and_applies_the
     # The gauge pair (the plugin's own count: the other system's address is unknown to it without a reconcile).
     assert counter(svc, "netevents_listener_panos_registered_ips", target=label) == 9
     assert counter(svc, "netevents_listener_panos_registered_ip_capacity", target=label) == 10
+    assert counter(svc, "netevents_listener_panos_registered_ips_refused_full_total", target=label) == 3
     assert len(warnings(caplog, "registered IPs, 8")) == 1       # still the one warning
     # The event's own failure, not an outage: the breaker stays closed.
     assert svc.plugin.health()["targets"][label]["state"] == "closed"

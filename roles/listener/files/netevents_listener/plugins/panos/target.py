@@ -347,6 +347,8 @@ class Target(object):
             return {}
         # What the firewall took: the addresses it refused are not remembered for their VMs.
         ips = refused.refused
+        if refused.full:
+            self._metrics.full_refusals.labels(self.label).inc(len(refused.full))
         self._remember(dict((uuid, record._replace(ips=tuple(ip for ip in record.ips if ip not in ips))
                              if uuid in refused.vms and record is not None else record)
                             for uuid, record in wanted.items()))

@@ -219,3 +219,18 @@ def test_the_capacity_option_and_the_lease_are_checked(tmp_path):
                      "plugin.options: tag_timeout: registered tags that expire need the reconcile to renew them: "
                      "set reconcile.interval_minutes to at most half of tag_timeout (3600 s)"):
         assert expected in text, text
+
+
+def test_an_address_object_gets_at_most_64_tags(tmp_path, prism, firewall, services, caplog):
+    caplog.set_level(logging.INFO, logger=PANOS_LOG)
+    categories = dict(("K%02d" % i, "v") for i in range(70))
+    [vm] = prism.seed_vms(1, "objects", categories, first_ip="10.95.0.1")
+    svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"mode": "address-object"},
+                                queue=ONE_BATCH))
+    post(svc, envelope(vm, "VM.ON"))
+    drained(svc)
+    assert FirewallApi(firewall).address_objects() == {
+        "ntnx-vm-10.95.0.1": ("10.95.0.1", set("ntnx.K%02d.v" % i for i in range(64)))}
+    [warning] = warnings(caplog, "has 70 tags")
+    assert "more than the 64 PAN-OS holds per address object: 6 left out: ntnx.K64.v" in warning
+    assert counter(svc, "netevents_listener_panos_registered_ip_capacity") == 0    # no registered IPs here

@@ -329,6 +329,7 @@ def connect(provider, vsys="vsys1", device_group=None, timeout=DEFAULT_API_TIMEO
         device = _secure(cls(host, api_key=key, port=port, timeout=timeout), context)
         # What PanDevice.create_from_device does, without a second "show system info".
         device._save_system_info(info)
+        device.netevents_system_info = dict(system)  # for platform_capacity()
 
         if cls is Firewall:
             if device_group:
@@ -549,19 +550,115 @@ def build_uid_message(register=None, unregister=None, timeout=None):
     return root if len(payload) else None
 
 
+# Answers to one entry of a User-ID message that change nothing (pan-os-python ignores them too).
+_BENIGN_UID_ANSWERS = ("already exists, ignore", "does not exist, ignore unreg")
+# How a firewall refuses a new registered IP when it holds its platform's maximum. The API's own wording is not
+# public (the system log says "max registered-ip for the platform reached"): any of these words count.
+_FULL_RE = re.compile(r"max\w*\W+(number\W+of\W+)?registered.?ip|registered.?ips?\b.*\b(limit|maximum|capacity|full)",
+                      re.IGNORECASE)
+
+
+class RegistrationRefused(PanosError):
+    """The firewall took a User-ID message but refused some of its entries; it applied the others.
+
+    refused -- {ip: [the firewall's messages]}; full -- the IPs among them refused because the firewall holds its
+    platform's maximum of registered IPs.
+    """
+
+    def __init__(self, message, refused):
+        super(RegistrationRefused, self).__init__(message)
+        self.refused = refused
+        self.full = set(ip for ip, messages in refused.items() if any(is_full_answer(m) for m in messages))
+
+
+def is_full_answer(message):
+    """Whether a User-ID entry's answer says the firewall holds its maximum of registered IPs (not of tags)."""
+    return bool(_FULL_RE.search(message or "")) and "tag" not in message.lower()
+
+
+def _refused_entries(root):
+    """{ip: [message]} of the entries a User-ID answer refused (benign answers left out), or None when *root* is
+    not a per-entry answer (a malformed message, an authentication error, ...)."""
+    answer = root.find("msg/line/uid-response") if root is not None else None
+    if answer is None:
+        return None
+    refused = {}
+    for entry in answer.iter("entry"):
+        message = (entry.get("message") or "").strip()
+        if message.endswith(_BENIGN_UID_ANSWERS):
+            continue
+        ip = entry.get("ip") or ""
+        try:
+            ip = normalize_ip(ip)
+        except ValueError:
+            pass
+        refused.setdefault(ip, []).append(message)
+    return refused
+
+
 def apply_registered_ips(device, register=None, unregister=None, timeout=None):
     """Register and unregister IP tags in ONE User-ID API call; return the number of calls made (0 or 1).
 
-    Registered tags are live at once (dynamic address groups follow) and need no commit.
+    Registered tags are live at once (dynamic address groups follow) and need no commit. An answer that refuses
+    some entries (the firewall applied the others) raises RegistrationRefused naming them; benign answers ("already
+    exists", "does not exist") are not errors.
     """
     message = build_uid_message(register, unregister, timeout)
     if message is None:
         return 0
     dev = pan_device(device)
-    with api_errors(device_label(dev)):
-        # UserId.send() drops the firewall's "already exists, ignore" / "does not exist" answers.
-        dev.userid.send(message)
+    where = device_label(dev)
+    with api_errors(where):
+        try:
+            # Not UserId.send(): it drops the whole error when only its LAST entry is benign, which would hide a
+            # full firewall's refusals behind an "already exists" of a tag registered again.
+            dev.xapi.user_id(cmd=ET.tostring(message, encoding="unicode"), vsys=dev.vsys)
+        except pan.xapi.PanXapiError:
+            refused = _refused_entries(dev.xapi.element_root)
+            if refused is None:
+                raise
+            if refused:
+                shown = sorted(refused.items())[:5]
+                raise RegistrationRefused("%s refused %d registered IP(s): %s%s" % (
+                    where, len(refused), "; ".join("%s: %s" % (ip, ", ".join(m)) for ip, m in shown),
+                    "; ..." if len(refused) > len(shown) else ""), refused)
     return 1
+
+
+# --- platform limits --------------------------------------------------------------------------------------
+
+MAX_TAGS_PER_IP = 32            # tags one registered IP holds (User-ID)
+MAX_TAGS_PER_OBJECT = 64        # tags one address object holds
+# Registered IPs each platform holds (PAN-OS datasheets; a range or network counts as one), by the model
+# `show system info` reports; VM-Series report model PA-VM and their tier as vm-license.
+REGISTERED_IP_CAPACITY = {
+    "VM-50": 1000, "VM-100": 1000, "VM-200": 1000, "VM-300": 200000, "VM-500": 300000, "VM-700": 300000,
+    "PA-220": 1000, "PA-410": 1000, "PA-415": 1000, "PA-440": 1000, "PA-820": 1000, "PA-850": 1000,
+    "PA-450": 100000, "PA-460": 100000, "PA-5450": 100000, "PA-7050": 100000, "PA-7080": 100000,
+    "PA-3220": 200000, "PA-3250": 200000, "PA-3260": 200000, "PA-3410": 200000, "PA-3420": 200000,
+    "PA-3430": 200000, "PA-3440": 200000,
+    "PA-5220": 500000, "PA-5250": 500000, "PA-5260": 500000, "PA-5280": 500000, "PA-5410": 500000,
+    "PA-5420": 500000, "PA-5430": 500000, "Panorama": 500000,
+}
+
+
+def platform_capacity(device):
+    """(the platform's name, its registered-IP capacity or None when unknown) by `show system info` (as connect()
+    read it; asked again otherwise)."""
+    dev = pan_device(device)
+    system = getattr(dev, "netevents_system_info", None)
+    if system is None:
+        with api_errors(device_label(dev)):
+            info = dev.show_system_info()
+        system = info.get("system") if isinstance(info, dict) else None
+        system = system if isinstance(system, dict) else {}
+    model = str(system.get("model") or "").strip()
+    if model == "PA-VM":
+        model = str(system.get("vm-license") or model).strip()
+    if model.startswith(_PANORAMA_MODELS):
+        return model, REGISTERED_IP_CAPACITY["Panorama"]
+    found = dict((k.upper(), v) for k, v in REGISTERED_IP_CAPACITY.items()).get(model.upper())
+    return model or "unknown model", found
 
 
 class RegisteredIpPlan(object):

@@ -117,9 +117,9 @@ def nic_ips(nic):
     addresses = [config.get("ipAddress")] + _list(config.get("secondaryIpAddressList"))
     addresses += _list(_dict(info.get("ipv4Info")).get("learnedIpAddresses"))
     addresses += _list(_dict(info.get("ipv6Info")).get("learnedIpv6Addresses"))
-    # The one address rule (addresses.py), as for v3 payloads: what a firewall should not hold is left out.
-    ips, _dropped = firewall_ips(_dict(address).get("value") for address in addresses
-                                 if _dict(address).get("value") is not None)
+    # The one address rule (addresses.py): what a firewall should not hold is left out, as from a v3 payload.
+    ips, _dropped = firewall_ips(value for value in (_dict(address).get("value") for address in addresses)
+                                 if value is not None)
     return ips
 
 

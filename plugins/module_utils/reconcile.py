@@ -13,7 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.netevents.nutanix.plugins.module_utils.panos import (
-    apply_registered_ips, get_registered_ips, plan_registered_ips)
+    RegistrationRefused, apply_registered_ips, get_registered_ips, plan_registered_ips)
 from ansible_collections.netevents.nutanix.plugins.module_utils.tagging import desired_ip_tags
 
 
@@ -22,14 +22,28 @@ def read_vm_states(client, page_size=500):
     return client.vm_states(page_size=page_size)
 
 
-def reconcile_device(device, desired, mapper, apply=True, timeout=None):
-    """Make one firewall's owned tags match *desired*; return (plan, current, user-id calls made)."""
+def reconcile_device(device, desired, mapper, apply=True, timeout=None, limit=None):
+    """Make one firewall's owned tags match *desired*; return (plan, current, user-id calls made).
+
+    timeout -- seconds the registered tags live: every owned tag is then registered again, which starts its
+    timeout again (a lease renewed), even when nothing else changed.
+    limit   -- a function (desired, current) -> desired that keeps what the device can hold (tags per IP).
+    A RegistrationRefused raised by the device carries .plan and .current.
+    """
     current = get_registered_ips(device)
+    if limit is not None:
+        desired = limit(desired, current)
     result = plan_registered_ips(desired, current, owns=mapper.owns)
     calls = 0
-    if apply and result.changed:
-        calls = apply_registered_ips(device, register=result.register, unregister=result.unregister,
-                                     timeout=timeout)
+    register = result.register
+    if timeout:
+        register = dict((ip, set(tags)) for ip, tags in desired.items() if tags)
+    if apply and (register or result.unregister):
+        try:
+            calls = apply_registered_ips(device, register=register, unregister=result.unregister, timeout=timeout)
+        except RegistrationRefused as e:
+            e.plan, e.current = result, current
+            raise
     return result, current, calls
 
 

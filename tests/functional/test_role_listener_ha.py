@@ -65,6 +65,11 @@ class Pair(object):
     def url(self, name, path=""):
         return "http://127.0.0.1:%d%s" % (self.hosts[name]["listener_port"], path)
 
+    def webhook_url(self, name):
+        """The URL the role registers for host *name*: its callback path and the path token kept on the host."""
+        token = (self.root(name) / "etc" / "secrets" / "webhook_token").read_text()
+        return self.url(name, "/listener/callback/" + token)
+
     def pid(self, name):
         return int((self.root(name) / "state" / "listener.pid").read_text())
 
@@ -223,7 +228,7 @@ def test_ha_pair_converges_through_a_killed_listener(tmp_path, pair, prism_sim, 
 
     # One webhook per host, each named after it and posting to its own listener (read through Prism's API).
     assert sorted((h["spec"]["name"], h["spec"]["resources"]["post_url"]) for h in prism_webhooks(prism_sim)) == [
-        ("netevents-listener-%s" % name, pair.url(name, "/listener/callback")) for name in HOSTS]
+        ("netevents-listener-%s" % name, pair.webhook_url(name)) for name in HOSTS]
     assert wait_for(lambda: registered_ips(panos_sim) == expected_table(prism_sim), timeout=60,
                     what="the start-up reconciles to bring the firewall to Prism's state")
 

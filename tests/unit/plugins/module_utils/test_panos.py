@@ -333,6 +333,57 @@ def test_two_thousand_ips_in_one_user_id_call_and_paged_read_back(sim, provider)
     assert _calls(sim, "user-id") - before == 1
 
 
+def test_a_full_firewall_names_the_addresses_it_refused_even_behind_a_benign_last_answer():
+    """pan-os-python's UserId.send() drops an error whose LAST entry says "already exists, ignore": here the refused
+    entries come first (10.30.0.1x sort before 10.30.0.9, registered again), and must not be lost."""
+    simulators = pytest.importorskip("tests.simulators.panos")
+    small = simulators.PanosSimulator(username="admin", password="admin", model="VM-50",
+                                      registered_ip_capacity=2).start()
+    try:
+        device = panos_utils.connect({"ip_address": small.host, "port": small.port, "username": "admin",
+                                      "password": "admin", "ca_path": small.cert_path})
+        assert panos_utils.platform_capacity(device) == ("VM-50", 1000)      # what the model holds
+        panos_utils.apply_registered_ips(device, register={"10.30.0.8": {"a"}, "10.30.0.9": {"a"}})
+        with pytest.raises(panos_utils.RegistrationRefused) as info:
+            panos_utils.apply_registered_ips(device, register={"10.30.0.10": {"a"}, "10.30.0.11": {"a"},
+                                                               "10.30.0.9": {"a", "b"}})
+        assert info.value.refused == {"10.30.0.10": ["max registered-ip for the platform reached (2)"],
+                                      "10.30.0.11": ["max registered-ip for the platform reached (2)"]}
+        assert info.value.full == {"10.30.0.10", "10.30.0.11"} and info.value.unavailable is None
+        assert "refused 2 registered IP(s): 10.30.0.10: max registered-ip" in str(info.value)
+        assert small.registered_ips() == {"10.30.0.8": {"a"}, "10.30.0.9": {"a", "b"}}     # the rest applied
+        # Only benign answers: no error.
+        assert panos_utils.apply_registered_ips(device, register={"10.30.0.9": {"a"}},
+                                                unregister={"10.30.0.8": {"zz"}}) == 1
+    finally:
+        small.stop()
+
+
+@pytest.mark.parametrize("message, full", [
+    ("max registered-ip for the platform reached (1000)", True),
+    ("Maximum number of registered IPs reached", True),
+    ("registered-ip limit exceeded", True),
+    ("tag x not registered: ip 10.0.0.1 already has the maximum of 32 tags", False),
+    ("registered ip 10.0.0.1 has reached the maximum number of tags", False),
+    ("tag 'x,y' is invalid", False)])
+def test_full_firewall_answers(message, full):
+    assert panos_utils.is_full_answer(message) is full
+
+
+def test_platform_capacities_by_model():
+    class Dev(object):
+        def __init__(self, system):
+            self.netevents_system_info = system
+
+        def nearest_pandevice(self):
+            return self
+    for system, expected in (({"model": "PA-VM", "vm-license": "VM-300"}, ("VM-300", 200000)),
+                             ({"model": "PA-3250"}, ("PA-3250", 200000)), ({"model": "M-600"}, ("M-600", 500000)),
+                             ({"model": "PA-VM", "vm-license": "VM-Series"}, ("VM-Series", None)),
+                             ({}, ("unknown model", None))):
+        assert panos_utils.platform_capacity(Dev(system)) == expected
+
+
 def test_objects_are_created_updated_and_deleted(sim, provider):
     device = panos_utils.connect(provider)
     fields = {"color": "color", "comments": "comments"}

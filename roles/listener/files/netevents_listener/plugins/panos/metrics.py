@@ -27,6 +27,18 @@ class PanosMetrics(object):
                                      registry=registry)
         self.refused_vms = Counter(_PREFIX + "refused_vms", "VM changes a firewall refused (their events fail)",
                                    registry=registry)
+        self.registered_ips = Gauge(_PREFIX + "registered_ips",
+                                    "Registered IPs a firewall holds by the plugin's count: its own, plus other "
+                                    "systems' as the last reconcile read them", ["target"], registry=registry)
+        self.registered_ip_capacity = Gauge(_PREFIX + "registered_ip_capacity",
+                                            "Registered IPs the firewall's platform holds (0: unknown)", ["target"],
+                                            registry=registry)
+        self.full_refusals = Counter(_PREFIX + "registered_ips_refused_full",
+                                     "Registered IPs a firewall refused because it holds its platform's maximum",
+                                     ["target"], registry=registry)
+        self.tags_skipped = Counter(_PREFIX + "tags_skipped",
+                                    "Tags left out because an IP holds at most 32 (an address object 64)",
+                                    registry=registry)
         self.breaker_open = Gauge(_PREFIX + "target_breaker_open",
                                   "1 while a firewall is unavailable: no calls but one probe after a backoff",
                                   ["target"], registry=registry)

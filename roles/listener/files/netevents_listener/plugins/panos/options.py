@@ -11,6 +11,7 @@ from ...api import Checker, Secret
 
 MODES = ("registered-ip", "address-object")
 MAX_TAG_TIMEOUT = 2592000  # 30 days, PAN-OS's limit for a registered tag's timeout
+MAX_CAPACITY = 10000000    # registered IPs: far above any platform's (500,000)
 # Checked by Checker.options; targets, categories and tag_mapping are checked below.
 OPTIONS = {
     "mode": {"choices": MODES, "default": "registered-ip"},
@@ -23,11 +24,12 @@ OPTIONS = {
     "trust_payload": {"type": "bool", "default": False},
     "probe_initial_s": {"type": "float", "default": 1.0, "range": (0.01, 3600)},
     "probe_max_s": {"type": "float", "default": 60.0, "range": (0.01, 86400)},
+    "registered_ip_capacity": {"type": "int", "range": (1, MAX_CAPACITY)},
 }
 TARGET = {
     "ip_address": {"required": True}, "port": {"type": "int", "default": 443, "range": (1, 65535)},
     "username": {"default": "admin"}, "vsys": {"default": "vsys1"}, "validate_certs": {"type": "bool", "default": True},
-    "ca_path": {},
+    "ca_path": {}, "registered_ip_capacity": {"type": "int", "range": (1, MAX_CAPACITY)},
 }
 # Resolved into password/api_key (Secrets) by the loader; listed for its "did you mean".
 _TARGET_SECRETS = ("password", "api_key", "password_file", "password_env", "api_key_file", "api_key_env")

@@ -34,7 +34,7 @@ from ...api import Defer, Plugin, PluginError, Unavailable
 from .metrics import PanosMetrics
 from .options import check_options
 from .state import Desired, Owners, Record, StateDb
-from .target import Target
+from .target import Target, tag_order
 
 log = logging.getLogger("netevents_listener.plugin.panos")
 
@@ -69,6 +69,7 @@ class PanosPlugin(Plugin):
         self.trust_payload = opts["trust_payload"]
         self.wait_for_ip_s = opts["wait_for_ip_s"]
         self.address_prefix = opts["address_prefix"] if opts["mode"] == "address-object" else None
+        self.max_tags = panos_api.MAX_TAGS_PER_OBJECT if self.address_prefix else panos_api.MAX_TAGS_PER_IP
         reconcile = getattr(context.config, "reconcile", None)
         self.reconcile_interval = 60.0 * (reconcile.interval_minutes if reconcile is not None else 0)
         self.metrics = PanosMetrics(context.registry)
@@ -159,7 +160,9 @@ class PanosPlugin(Plugin):
             for target, refused in self._each_target(lambda t: t.apply(wanted, hints)):
                 for key, error in refused.items():
                     if results[index[key]] is None:
-                        results[index[key]] = PluginError("firewall %s refused VM %s: %s" % (target.label, key, error))
+                        results[index[key]] = PluginError(
+                            "firewall %s refused VM %s: %s" % (target.label, key, error),
+                            retryable=getattr(error, "retryable", True))   # False: the firewall is full
         return results
 
     def _prism_name(self, event):
@@ -299,6 +302,7 @@ class PanosPlugin(Plugin):
                                   "; ".join(mapper.rejected[key] for key in bad)), retryable=False)
         if not tags:
             return None
+        tags = self._limit_tags(state, tags)
         for ip in state.ips if self.address_prefix is not None else ():
             try:
                 panos_api.address_name(self.address_prefix, ip)
@@ -306,6 +310,19 @@ class PanosPlugin(Plugin):
                 raise PluginError("VM %s: its address %r gives no address object name PAN-OS accepts: %s"
                                   % (state.uuid, ip, e), retryable=False)
         return Record(state.name, tuple(sorted(state.ips)), frozenset(tags))
+
+    def _limit_tags(self, state, tags):
+        """At most the tags an IP holds (32; an address object 64): the first in a stable order, the rest left out
+        with a warning (the firewall would refuse them, or the whole address)."""
+        if len(tags) <= self.max_tags:
+            return tags
+        ordered = sorted(tags, key=tag_order)
+        kept, skipped = ordered[:self.max_tags], ordered[self.max_tags:]
+        self.metrics.tags_skipped.inc(len(skipped))
+        log.warning("VM %s (%s) has %d tags, more than the %d PAN-OS holds per %s: %d left out: %s", state.uuid,
+                    state.name, len(ordered), self.max_tags, "address object" if self.address_prefix else "IP",
+                    len(skipped), ", ".join(skipped), extra={"vm_uuid": state.uuid, "skipped_tags": skipped})
+        return set(kept)
 
     # -- reconcile --
     def tick(self):

@@ -16,6 +16,7 @@ from netevents_listener import ConfigError
 from netevents_listener.app import create_app
 from netevents_listener.config import load_config
 from netevents_listener.metrics import Metrics
+from netevents_listener.plugins.panos.state import Desired, Record, StateDb
 from netevents_listener.store import EventQueue
 
 EAST_TOKEN = "east-" + "E" * 40
@@ -314,3 +315,23 @@ def test_pc_and_cluster_with_a_single_prism(tmp_path, east, firewall, services):
     svc = services(path)
     wait_for(lambda: reconciles(svc) >= 1, message="the reconcile at start")
     assert FirewallApi(firewall).registered_ips() == {"10.1.0.1": {tag("dc1", "east-1")}}
+
+
+def test_the_state_of_a_single_prism_listener_becomes_the_first_prisms(tmp_path):
+    path = str(tmp_path / "panos-state.db")
+    web = Record("web", ("10.1.0.1",), frozenset(["ntnx.PC-default.CL-c.AppTier.Web"]))
+    db = StateDb(path)
+    Desired(db).update({"vm-1": web})
+    db.save("fw:443/vsys1", {"vm-1": web})
+    db.close()
+    db = StateDb(path)
+    db.adopt("east/")
+    desired = Desired(db)
+    assert desired.snapshot() == {"east/vm-1": web} and db.load("fw:443/vsys1") == {"east/vm-1": web}
+    # A reconcile of west replaces west's VMs only.
+    db_west = Record("db", ("10.2.0.1",), frozenset(["ntnx.PC-west.CL-w.AppTier.Db"]))
+    desired.update({"west/vm-9": db_west})
+    desired.update({}, replace=True, prefix="west/")
+    assert desired.snapshot() == {"east/vm-1": web}
+    db.close()
+    assert Desired(StateDb(path)).snapshot() == {"east/vm-1": web}

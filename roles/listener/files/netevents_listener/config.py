@@ -232,7 +232,7 @@ def _prism(c, data):
         c.error(w, "give username and password_file, or api_key_file, not both")
     elif not has_api_key and out.username is None:
         c.error(w, "missing required username (with password_file), or api_key_file (a Prism Central API key)")
-    out.password = c.secret(w, data, "password", required=not has_api_key)
+    out.password = c.secret(w, data, "password", required=not has_api_key and out.username is not None)
     out.api_key = c.secret(w, data, "api_key", required=False) if has_api_key else None
     if out.ca_path is not None:
         # Loaded now, so a wrong file stops the start with its reason rather than failing each call to Prism.

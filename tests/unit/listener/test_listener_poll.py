@@ -351,3 +351,13 @@ def server_metric(server, name):
         if line.startswith(name + " ") or ("{" not in name and line.startswith(name + "{")):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def test_check_config_says_how_each_prism_is_read(tmp_path):
+    from listener_helpers import cli
+    path = make_config(tmp_path, listener={"username": None, "password_file": None},
+                       extra={"prism": prism_doc(tmp_path, source="poll", api="v4", poll_interval_s=60)})
+    done = cli(path, "check-config")
+    assert done.returncode == 0, done.stderr
+    assert "  no webhook path: every Prism is polled (/healthz and /metrics only)\n" in done.stdout
+    assert "  prism 127.0.0.1:9440, api v4, source poll, polled every 60s\n" in done.stdout

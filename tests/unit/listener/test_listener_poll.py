@@ -184,6 +184,16 @@ def test_events_and_the_last_seen_state_are_written_together_or_not_at_all(tmp_p
     queue.close()
 
 
+def test_a_poll_event_keeps_its_origin_through_the_dead_letters_and_back(tmp_path):
+    queue = EventQueue(str(tmp_path / "queue.db"))
+    [event_id] = queue.record_poll("default", *differences({}, {"u1": VmState("u1", "a", "ON", ("10.0.0.1",))}))
+    queue.finish(dead=[(event_id, "refused")])
+    [dead] = queue.dead_letters()
+    assert (dead.id, dead.origin) == (event_id, "poll")
+    assert queue.requeue() == [event_id] and [e.origin for e in queue.pending()] == ["poll"]
+    queue.close()
+
+
 def test_a_queue_file_from_before_the_origin_column_keeps_its_events(tmp_path):
     path = str(tmp_path / "queue.db")
     db = sqlite3.connect(path)

@@ -279,15 +279,23 @@ class PluginContext(object):
         return Checker.for_config(self.config).path(path)
 
     def prism_client(self):
-        """A Prism v3 client (the collection's shared one) for the ``prism`` section of the configuration."""
+        """A Prism client (the collection's shared one: v3, and v4 as ``prism.api`` says) for the ``prism`` section
+        of the configuration."""
         prism = getattr(self.config, "prism", None)
         if prism is None:
             raise PluginError("this plugin needs the 'prism' section in the configuration", retryable=False)
-        # Imported on use: only plugins that talk to Prism need requests.
-        from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient
-        return PrismClient(prism.host, port=prism.port, username=prism.username,
-                           password=prism.password.reveal(), validate_certs=prism.validate_certs,
-                           ca_path=prism.ca_path, timeout=prism.timeout)
+        return prism_client_for(prism)
+
+
+def prism_client_for(prism):
+    """A PrismClient for one checked Prism entry of the configuration (also the poller's)."""
+    # Imported on use: only plugins that talk to Prism need requests.
+    from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient
+    secret = getattr(prism, "api_key", None)
+    return PrismClient(prism.host, port=prism.port, username=prism.username,
+                       password=None if prism.password is None else prism.password.reveal(),
+                       validate_certs=prism.validate_certs, ca_path=prism.ca_path, timeout=prism.timeout,
+                       api=getattr(prism, "api", "auto"), api_key=None if secret is None else secret.reveal())
 
 
 class Plugin(object):

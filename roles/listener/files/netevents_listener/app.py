@@ -36,6 +36,9 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None):
     """
     app = Flask("netevents_listener", static_folder=None)
     app.json.sort_keys = False
+    if not getattr(settings, "receive_webhooks", True):
+        # Every Prism is polled (prism.source: poll) and no webhook credentials are set: no webhook path at all.
+        return _add_service_routes(app, metrics, status, lambda path: path, settings)
     secret = getattr(settings, "path_token", None)
     screen = Screen(path=settings.path, username=settings.username,
                     password=None if settings.password is None else settings.password.reveal(),
@@ -101,6 +104,12 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None):
             app.add_url_rule(settings.path + rule, "callback" + rule, callback, methods=["POST"],
                              provide_automatic_options=False)
 
+    return _add_service_routes(app, metrics, status, screen.loggable_path, settings)
+
+
+def _add_service_routes(app, metrics, status, loggable_path, settings):
+    """/healthz, /metrics and the error handlers, with or without a webhook path."""
+
     @app.get("/healthz", provide_automatic_options=False)
     def healthz():
         doc = status()
@@ -113,7 +122,7 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None):
     @app.errorhandler(HTTPException)
     def http_error(e):
         name = (e.name or "error").lower().replace(" ", "_")
-        if e.code == 405 and screen.loggable_path(request.path) in (settings.path, settings.path + "/" + MASK):
+        if e.code == 405 and loggable_path(request.path) in (settings.path, settings.path + "/" + MASK):
             metrics.refused.labels("method_not_allowed").inc()
         response = jsonify(error=name, message=e.description if e.code != 404 else "no such path")
         response.status_code = e.code or 400
@@ -123,7 +132,7 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None):
 
     @app.errorhandler(Exception)
     def internal_error(e):  # pylint: disable=unused-argument
-        log.exception("unexpected error while handling %s %s", request.method, screen.loggable_path(request.path))
+        log.exception("unexpected error while handling %s %s", request.method, loggable_path(request.path))
         response = jsonify(error="internal_error", message="unexpected error; see the listener's log")
         response.status_code = 500
         return response

@@ -16,6 +16,7 @@ import types
 
 import yaml
 
+from ansible_collections.netevents.nutanix.plugins.module_utils.prism import API_CHOICES
 from ansible_collections.netevents.nutanix.plugins.module_utils.tls import client_context
 from ansible_collections.netevents.nutanix.plugins.module_utils.webhook_receiver import (
     DEFAULT_MAX_BODY, DEFAULT_PATH, MAX_BODY_RANGE, network, path_problem, path_token_problem, username_problem)
@@ -26,6 +27,8 @@ from .api import Checker, ConfigError, PluginLoadError, Secret, load_plugin_clas
 SECRET_NAMES = ("password", "api_key", "token", "secret")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _RESERVED_PATHS = ("/healthz", "/metrics")
+SOURCES = ("webhook", "poll", "both")  # prism.source
+POLL_SOURCES = ("poll", "both")
 _HOST_RE = r"^[A-Za-z0-9.\-]{1,253}$"
 
 
@@ -110,6 +113,7 @@ def resolve_secrets(checker, where, value):
 
 _SECTIONS = ("listener", "prism", "plugin", "queue", "reconcile")
 _SECRET_KEYS = ("password", "password_file", "password_env")
+_API_KEY_KEYS = ("api_key", "api_key_file", "api_key_env")
 _PATH_TOKEN_KEYS = ("path_token", "path_token_file", "path_token_env")
 _LISTENER = {
     "host": {"default": "0.0.0.0"}, "port": {"type": "int", "default": 8080, "range": (1, 65535)},
@@ -120,8 +124,13 @@ _LISTENER = {
 }
 _PRISM = {
     "host": {"required": True}, "port": {"type": "int", "default": 9440, "range": (1, 65535)},
-    "username": {"required": True}, "validate_certs": {"type": "bool", "default": True}, "ca_path": {},
+    "username": {}, "validate_certs": {"type": "bool", "default": True}, "ca_path": {},
     "timeout": {"type": "int", "default": 30, "range": (1, 600)},
+    # How VMs are read (v3, v4, or auto: v4 where the Prism serves it), and where events come from: Prism's v3
+    # webhook deliveries, the listener's own poll of Prism every poll_interval_s, or both (docs/sources.md).
+    "api": {"default": "auto", "choices": API_CHOICES},
+    "source": {"default": "both", "choices": SOURCES},
+    "poll_interval_s": {"type": "int", "default": 30, "range": (5, 3600)},
 }
 _QUEUE = {
     "path": {"required": "the SQLite file of the queue"},
@@ -177,10 +186,10 @@ def _listener_auth(c, data, out):
     w = "listener"
     has_password = any(data.get(k) is not None for k in _SECRET_KEYS)
     has_token = any(data.get(k) is not None for k in _PATH_TOKEN_KEYS)
-    if out.username is None and not has_password and not has_token:
-        c.error(w, "missing required username and password_file (basic auth), or path_token_file (a secret in the "
-                   "URL), or both: the listener does not accept unauthenticated events")
-    elif out.username is None and has_password:
+    # Without any, it receives no webhooks at all: an error unless every Prism is polled only (_check_receiver).
+    out.receive_webhooks = True
+    out.unauthenticated = out.username is None and not has_password and not has_token
+    if out.username is None and has_password:
         c.error(w, "missing required username (basic auth needs it with the password)")
     elif out.username and username_problem(out.username):
         c.error(w + ".username", username_problem(out.username))
@@ -191,10 +200,40 @@ def _listener_auth(c, data, out):
                 path_token_problem(out.path_token.reveal()))
 
 
+def prism_entries(config):
+    """The checked Prism entries: ``config.prisms`` where the configuration lists several, else [config.prism]."""
+    prisms = getattr(config, "prisms", None)
+    if prisms is None:
+        prisms = [config.prism] if getattr(config, "prism", None) is not None else []
+    return prisms
+
+
+def _check_receiver(c, config):
+    """A listener without webhook credentials serves no webhook path: allowed only when no Prism delivers any."""
+    listener = config.listener
+    if listener is None or not listener.unauthenticated:
+        return
+    prisms = prism_entries(config)
+    if prisms and all(p.source == "poll" for p in prisms):
+        listener.receive_webhooks = False
+        return
+    c.error("listener", "missing required username and password_file (basic auth), or path_token_file (a secret in "
+                        "the URL), or both: the listener does not accept unauthenticated events (a listener that "
+                        "only polls Prism, prism.source: poll, needs none)")
+
+
 def _prism(c, data):
     w = "prism"
-    out = Section(**c.options(data, _PRISM, w, also=_SECRET_KEYS))
-    out.password = c.secret(w, data, "password", required=True)
+    out = Section(**c.options(data, _PRISM, w, also=_SECRET_KEYS + _API_KEY_KEYS))
+    has_password = any(data.get(k) is not None for k in _SECRET_KEYS)
+    has_api_key = any(data.get(k) is not None for k in _API_KEY_KEYS)
+    if has_api_key and (has_password or out.username is not None):
+        # The client would send only the key; a second, unused credential is a mistake waiting to be trusted.
+        c.error(w, "give username and password_file, or api_key_file, not both")
+    elif not has_api_key and out.username is None:
+        c.error(w, "missing required username (with password_file), or api_key_file (a Prism Central API key)")
+    out.password = c.secret(w, data, "password", required=not has_api_key and out.username is not None)
+    out.api_key = c.secret(w, data, "api_key", required=False) if has_api_key else None
     if out.ca_path is not None:
         # Loaded now, so a wrong file stops the start with its reason rather than failing each call to Prism.
         out.ca_path = c.path(out.ca_path)
@@ -275,6 +314,7 @@ def load_config(path, read_secrets=True, check_plugin=True):
             continue
         section = c.mapping(name, value)
         setattr(config, name, build(c, section) if section is not None else None)
+    _check_receiver(c, config)
     if not c.errors and check_plugin:
         try:
             plugin_class = load_plugin_class(config.plugin.name)

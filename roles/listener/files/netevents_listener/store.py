@@ -21,6 +21,10 @@ cannot begin or commit fails them all. Under concurrent senders this shares the 
 sender pays it alone, as before. Reads (the dispatcher's queries, health, metrics) use a second connection:
 WAL lets them run beside a writer instead of queueing behind its fsync.
 
+Origins: an event is a Prism delivery (``origin`` "webhook") or a difference the listener's own poll of Prism found
+("poll", poller.py). The poll's last-seen state lives beside the events (``poll_state``), and a cycle writes its
+events and that state in one transaction (``record_poll``).
+
 Duplicates: Prism may deliver an event again. An event whose body is byte-identical to the last event
 accepted for the same VM within ``dedupe_window_s`` is acknowledged but not queued again. Only a repeat of
 the *latest* state is dropped (ON, OFF, ON keeps all three), so dropping never changes the outcome.
@@ -42,7 +46,8 @@ CREATE TABLE IF NOT EXISTS events (
     received_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL,
-    last_error TEXT
+    last_error TEXT,
+    origin TEXT NOT NULL DEFAULT 'webhook'
 );
 CREATE INDEX IF NOT EXISTS events_by_vm ON events (vm_uuid, id);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -54,7 +59,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     received_at REAL NOT NULL,
     attempts INTEGER NOT NULL,
     last_error TEXT,
-    dead_at REAL NOT NULL
+    dead_at REAL NOT NULL,
+    origin TEXT NOT NULL DEFAULT 'webhook'
 );
 CREATE TABLE IF NOT EXISTS last_seen (
     vm_uuid TEXT PRIMARY KEY,
@@ -64,8 +70,20 @@ CREATE TABLE IF NOT EXISTS last_seen (
 CREATE TABLE IF NOT EXISTS deferred (
     id INTEGER PRIMARY KEY
 );
+CREATE TABLE IF NOT EXISTS poll_state (
+    prism TEXT NOT NULL,
+    vm_uuid TEXT NOT NULL,
+    state TEXT NOT NULL,
+    seen_at REAL NOT NULL,
+    PRIMARY KEY (prism, vm_uuid)
+);
 """
-_COLUMNS = "id, vm_uuid, event_type, body, received_at, attempts, last_error"
+# Columns added after schema 1 shipped: (table, column, definition). Added in place to an older file; an older
+# listener ignores them (their defaults fill them in), so the schema version stays 1.
+_ADDED_COLUMNS = (("events", "origin", "TEXT NOT NULL DEFAULT 'webhook'"),
+                  ("dead_letters", "origin", "TEXT NOT NULL DEFAULT 'webhook'"))
+ORIGINS = ("webhook", "poll")
+_COLUMNS = "id, vm_uuid, event_type, body, received_at, attempts, last_error, origin"
 
 
 class QueueError(Exception):
@@ -77,10 +95,11 @@ class UnstorableEvent(ValueError):
 
 
 class StoredEvent(object):
-    __slots__ = ("id", "vm_uuid", "event_type", "body", "received_at", "attempts", "last_error", "dead_at")
+    __slots__ = ("id", "vm_uuid", "event_type", "body", "received_at", "attempts", "last_error", "origin", "dead_at")
 
     def __init__(self, row, dead_at=None):
-        (self.id, self.vm_uuid, self.event_type, body, self.received_at, self.attempts, self.last_error) = row
+        (self.id, self.vm_uuid, self.event_type, body, self.received_at, self.attempts, self.last_error,
+         self.origin) = row
         self.body = bytes(body)
         self.dead_at = dead_at
 
@@ -94,10 +113,12 @@ def body_hash(body):
 
 class _Write(object):
     """One event waiting for a group commit, and what became of it."""
-    __slots__ = ("vm_uuid", "event_type", "body", "done", "event_id", "error", "wake")
+    __slots__ = ("vm_uuid", "event_type", "body", "origin", "done", "event_id", "error", "wake")
 
-    def __init__(self, vm_uuid, event_type, body):
-        self.vm_uuid, self.event_type, self.body = vm_uuid, event_type, body
+    def __init__(self, vm_uuid, event_type, body, origin="webhook"):
+        if origin not in ORIGINS:
+            raise ValueError("origin must be one of %s, not %r" % (", ".join(ORIGINS), origin))
+        self.vm_uuid, self.event_type, self.body, self.origin = vm_uuid, event_type, body, origin
         self.done = False
         # Held until the thread is woken, once: its event written, or its turn to lead the next group.
         # (One lock per writer wakes exactly that thread; a shared condition would wake them all.)
@@ -142,11 +163,18 @@ class EventQueue(object):
             if version > SCHEMA_VERSION:
                 raise QueueError("%s was written by a newer listener (schema %d)" % (path, version))
             self._db.executescript(_SCHEMA)
+            self._add_columns()
             self._db.execute("PRAGMA user_version=%d" % SCHEMA_VERSION)
             self._reader = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
             self._reader.execute("PRAGMA busy_timeout=30000")
         except sqlite3.Error as e:
             raise QueueError("cannot open the queue %s: %s" % (path, e))
+
+    def _add_columns(self):
+        for table, column, definition in _ADDED_COLUMNS:
+            present = [row[1] for row in self._db.execute("PRAGMA table_info(%s)" % table)]
+            if column not in present:
+                self._db.execute("ALTER TABLE %s ADD COLUMN %s %s" % (table, column, definition))
 
     def close(self):
         with self._lock, self._read_lock:
@@ -168,10 +196,11 @@ class EventQueue(object):
             self._durable = durable
 
     # -- receiving --
-    def enqueue(self, vm_uuid, event_type, body):
+    def enqueue(self, vm_uuid, event_type, body, origin="webhook"):
         """Persist one event; return its id once it is on disk, or None when it repeats the VM's last event (a
-        duplicate). Raises QueueError or sqlite3.Error when it cannot be written."""
-        mine = _Write(vm_uuid, event_type, body)
+        duplicate). Raises QueueError or sqlite3.Error when it cannot be written. *origin*: "webhook" (a Prism
+        delivery) or "poll" (the listener's own reading of Prism)."""
+        mine = _Write(vm_uuid, event_type, body, origin)
         with self._group:
             self._waiting.append(mine)
             leader = not self._writing
@@ -236,10 +265,34 @@ class EventQueue(object):
                        "ON CONFLICT (vm_uuid) DO UPDATE SET body_sha256 = excluded.body_sha256, "
                        "received_at = excluded.received_at", (write.vm_uuid, digest, now))
         cur = db.execute(
-            "INSERT INTO events (vm_uuid, event_type, body, body_sha256, received_at, next_attempt_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)", (write.vm_uuid, write.event_type, sqlite3.Binary(write.body), digest,
-                                          now, now))
+            "INSERT INTO events (vm_uuid, event_type, body, body_sha256, received_at, next_attempt_at, origin) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", (write.vm_uuid, write.event_type, sqlite3.Binary(write.body), digest,
+                                             now, now, write.origin))
         return cur.lastrowid
+
+    # -- the poll source's last-seen state (poller.py) --
+    def poll_state(self, prism):
+        """{vm_uuid: state text} last seen by the poll of Prism entry *prism*."""
+        return dict(self._read("SELECT vm_uuid, state FROM poll_state WHERE prism = ?", (prism,)))
+
+    def record_poll(self, prism, events, seen, gone):
+        """Queue a poll cycle's differences and move its last-seen state on, in ONE durable transaction: a crash
+        before the commit leaves both as they were (the next cycle finds the same differences), after it both
+        are on disk (nothing is announced twice). Returns the new events' ids (None for a duplicate).
+
+        events -- (vm_uuid, event_type, body) to queue, origin "poll"
+        seen   -- {vm_uuid: state text}: the VMs whose state changed or is new
+        gone   -- vm_uuids Prism no longer lists
+        """
+        now = self.clock()
+        writes = [_Write(uuid, event_type, body, "poll") for uuid, event_type, body in events]
+        with self._tx() as db:
+            ids = [self._insert(db, write, now) for write in writes]
+            db.executemany("INSERT INTO poll_state (prism, vm_uuid, state, seen_at) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT (prism, vm_uuid) DO UPDATE SET state = excluded.state, "
+                           "seen_at = excluded.seen_at", [(prism, uuid, state, now) for uuid, state in seen.items()])
+            db.executemany("DELETE FROM poll_state WHERE prism = ? AND vm_uuid = ?", [(prism, uuid) for uuid in gone])
+        return ids
 
     # -- dispatching --
     def ready(self, limit, now=None):
@@ -285,8 +338,8 @@ class EventQueue(object):
             db.executemany("INSERT OR IGNORE INTO deferred (id) VALUES (?)", [(i,) for i, _r, _a in defer])
             for i, err in dead:
                 db.execute("INSERT OR REPLACE INTO dead_letters (id, vm_uuid, event_type, body, body_sha256, "
-                           "received_at, attempts, last_error, dead_at) SELECT id, vm_uuid, event_type, body, "
-                           "body_sha256, received_at, attempts, ?, ? FROM events WHERE id = ?", (err, now, i))
+                           "received_at, attempts, last_error, dead_at, origin) SELECT id, vm_uuid, event_type, body, "
+                           "body_sha256, received_at, attempts, ?, ?, origin FROM events WHERE id = ?", (err, now, i))
                 db.execute("DELETE FROM events WHERE id = ?", (i,))
 
     def supersede_deferred(self):
@@ -334,8 +387,8 @@ class EventQueue(object):
             for i in ids:
                 cur = db.execute(
                     "INSERT INTO events (id, vm_uuid, event_type, body, body_sha256, received_at, attempts, "
-                    "next_attempt_at, last_error) SELECT id, vm_uuid, event_type, body, body_sha256, received_at, "
-                    "0, ?, last_error FROM dead_letters WHERE id = ?", (now, i))
+                    "next_attempt_at, last_error, origin) SELECT id, vm_uuid, event_type, body, body_sha256, "
+                    "received_at, 0, ?, last_error, origin FROM dead_letters WHERE id = ?", (now, i))
                 if cur.rowcount:
                     db.execute("DELETE FROM dead_letters WHERE id = ?", (i,))
                     found.append(i)

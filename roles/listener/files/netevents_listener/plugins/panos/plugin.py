@@ -198,7 +198,9 @@ class PanosPlugin(Plugin):
                     # What the VM had, by the payload: unregistered too, should the memory have lost it.
                     hint = self._record(VmState(event.vm_uuid, vm.vm_name, "ON", vm.ips, vm.categories), strict=False)
                 return None, hint
-            state = VmState(event.vm_uuid, vm.vm_name, vm.power_state, vm.ips, vm.categories)
+            # (A poll event's payload is Prism's whole present state: no address there means none.)
+            state = VmState(event.vm_uuid, vm.vm_name, vm.power_state, vm.ips or (), vm.categories, vm.cluster_uuid,
+                            vm.cluster_name)
         else:
             state = states.get(event.vm_uuid)
             if isinstance(state, Exception):

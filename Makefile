@@ -27,7 +27,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo   - set up .venv and run the tour against the simulators"
 	@echo "make test   - everything CI runs: sanity, lint, unit, functional and integration tests, doc and build checks"
-	@echo "make bench  - measure ingest, latency, firewall cost, reconcile scale; rewrites docs/performance.md"
+	@echo "make bench  - measure ingest, latency, firewall cost, reconcile scale, poll cycle; rewrites docs/performance.md"
 
 $(BIN)/.stamp: tests/requirements.txt requirements.txt bench/requirements.txt
 	$(PYTHON) -m venv $(VENV)

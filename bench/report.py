@@ -138,6 +138,23 @@ def _footprint(r):
         "Reproduce: `%s --only ingest`." % RUN, ""])
 
 
+def _poll(r):
+    rows = [[x["vms"], x["api"], x["run"], x["wall_s"], x["cpu_s"], x["api_calls"], x["events_queued"]]
+            for x in r["poll"]]
+    return "\n".join([
+        "## 6. Poll cycle cost", "",
+        "**What:** one cycle of the listener's poll source (`netevents_listener/poller.py`, `prism.source: poll` or "
+        "`both`) over N VMs, through v4 and v3: the first cycle (nothing seen yet: every VM announced once), a "
+        "steady one (nothing changed: the cost paid every `poll_interval_s`), and one after 1 VM in 100 was "
+        "powered off. See docs/sources.md for what it means for the interval.", "",
+        "**How:** `bench/poll_cost.py` runs the real `Poller` (its `PrismClient`, SQLite queue and `poll_state`) "
+        "against the Prism simulator in the same process (VMs seeded with ten category values). *CPU s* is the "
+        "polling thread's own (`time.thread_time`); *wall s* includes the simulator's work, which competes for the "
+        "same interpreter. API calls are counted by the simulator.", "",
+        _table(["VMs", "API", "cycle", "wall s", "CPU s", "API calls", "events queued"], rows), "",
+        "Reproduce: `%s --only poll` (or `bench/poll_cost.py` alone)." % RUN, ""])
+
+
 # Hand-written and dated: what the figures mean, and the profiling behind the changes they led to (figures there
 # come from the commands it names, not from this run).
 FINDINGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "findings.md")
@@ -149,7 +166,7 @@ def write(results, output):
              "described here; `docs/performance.json` holds them all. Ratios compare sides measured in the same run."
              % RUN, "", _machine(results), ""]
     for key, render in (("ingest", _ingest), ("latency", _latency), ("cost", _cost), ("reconcile", _reconcile),
-                        ("ingest", _footprint)):
+                        ("ingest", _footprint), ("poll", _poll)):
         if key in results:
             parts.append(render(results))
     with open(FINDINGS) as f:

@@ -25,12 +25,14 @@ import report  # noqa: E402  pylint: disable=wrong-import-position
 FULL = {"ingest": {"concurrencies": (1, 8, 32), "count": 1500, "duration": 15.0, "rounds": 3},
         "latency": {"rates": (10, 100, 1000), "vms": 1000, "compare_window_ms": 200, "compare_vms": 300},
         "cost": {"events": 1000, "batch_of_one_events": 50, "commit_seconds": 2.0},
-        "reconcile": {"sizes": (1000, 10000)}}
+        "reconcile": {"sizes": (1000, 10000)},
+        "poll": {"sizes": (1000, 10000)}}
 QUICK = {"ingest": {"concurrencies": (1, 8, 32), "count": 100, "duration": 5.0, "rounds": 1},
          "latency": {"rates": (10, 100, 1000), "vms": 20, "compare_window_ms": 200, "compare_vms": 10},
          "cost": {"events": 20, "batch_of_one_events": 3, "commit_seconds": 0.2},
-         "reconcile": {"sizes": (200, 500)}}
-ALL = ("ingest", "latency", "cost", "reconcile")
+         "reconcile": {"sizes": (200, 500)},
+         "poll": {"sizes": (200,)}}
+ALL = ("ingest", "latency", "cost", "reconcile", "poll")
 
 
 def main(argv=None):
@@ -80,6 +82,10 @@ def main(argv=None):
             print("4. reconcile scale", flush=True)
             import reconcile_scale  # pylint: disable=import-outside-toplevel
             results["reconcile"] = reconcile_scale.run(**sizes["reconcile"])
+        if "poll" in only:
+            print("6. poll cycle cost", flush=True)
+            import poll_cost  # pylint: disable=import-outside-toplevel
+            results["poll"] = poll_cost.run(**sizes["poll"])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["elapsed_s"] = round(time.monotonic() - started, 1)

@@ -358,7 +358,8 @@ class PrismClient(object):
             raise error
         raise PrismError("%s serves the v3 API but no v3 webhooks (HTTP 404 on POST %s/webhooks/list), and Prism "
                          "v4 has no webhooks at all. Let the listener poll Prism instead: set prism.source: poll "
-                         "in its configuration and register no webhook (docs/listener.md)"
+                         "in its configuration (listener_prism_source: poll with the listener role) and register "
+                         "no webhook (docs/listener.md, docs/sources.md)"
                          % (self.where, API_PATH), status_code=404, message_list=error.message_list)
 
     def find_webhooks(self, name):

@@ -51,10 +51,16 @@ def test_quick_bench_writes_the_report_and_the_plot(tmp_path):
     assert play[0]["registered"] == play[0]["registered_ips_after"] == first["size"] and play[0]["userid_calls"] == 1
     assert play[1]["registered"] == 0 and play[1]["userid_calls"] == 0 and play[1]["wall_s"] > 0
     assert results["ingest"]["footprint"]["idle_rss_mib"] > 0
+    # One poll cycle: the first announces every VM, a steady one queues nothing, 1 in 100 changed queues those.
+    poll = dict(((x["api"], x["run"]), x) for x in results["poll"])
+    for api in ("v4", "v3"):
+        assert poll[api, "first"]["events_queued"] == poll[api, "first"]["vms"] == 200
+        assert poll[api, "steady"]["events_queued"] == 0 and poll[api, "1% changed"]["events_queued"] == 2
+    assert poll["v4", "steady"]["calls_by_api"] == {"v3": 0, "v4": 2} and poll["v3", "steady"]["api_calls"] == 1
 
     doc = (tmp_path / "performance.md").read_text()
     for heading in ("## 1. Ingest", "## 2. Event to enforcement", "## 3. Firewall cost", "## 4. Reconcile scale",
-                    "## 5. Footprint"):
+                    "## 5. Footprint", "## 6. Poll cycle cost"):
         assert heading in doc
     # The tables carry the measured numbers.
     row = next(line for line in doc.splitlines() if line.startswith("| 32 |"))

@@ -42,8 +42,11 @@ def target(sim, **extra):
     return entry
 
 
-def panos_config(directory, prism, targets, options=None, queue=None, reconcile_minutes=0, listener=None):
-    """config.yml for a listener with the panos plugin; secrets in 0600 files next to it."""
+def panos_config(directory, prism, targets, options=None, queue=None, reconcile_minutes=0, listener=None,
+                 prism_extra=None):
+    """config.yml for a listener with the panos plugin; secrets in 0600 files next to it. Its Prism is a webhook
+    source only unless *prism_extra* says otherwise (e.g. {"source": "poll"}): the poll source has tests of its
+    own (test_listener_poll.py), and here each event is one the test sent."""
     directory = str(directory)
     write_secret(directory + "/prism_password", PRISM_PASSWORD)
     write_secret(directory + "/fw_password", FW_PASSWORD)
@@ -53,8 +56,9 @@ def panos_config(directory, prism, targets, options=None, queue=None, reconcile_
         directory, plugin={"name": "panos", "options": plugin_options}, listener=listener,
         queue=dict({"batch_window_ms": 50, "backoff_initial_s": 0.1, "backoff_max_s": 0.5, "max_attempts": 50},
                    **(queue or {})),
-        extra={"prism": {"host": prism.host, "port": prism.port, "username": PRISM_USER,
-                         "password_file": "prism_password", "ca_path": prism.cert_path},
+        extra={"prism": dict({"host": prism.host, "port": prism.port, "username": PRISM_USER,
+                              "password_file": "prism_password", "ca_path": prism.cert_path, "source": "webhook"},
+                             **(prism_extra or {})),
                "reconcile": {"interval_minutes": reconcile_minutes}})
 
 

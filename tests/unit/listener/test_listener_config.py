@@ -88,7 +88,8 @@ def test_prism_ca_path_is_beside_the_config_and_loaded_at_start(tmp_path):
 def test_missing_required_keys_and_sections(tmp_path):
     found = errors(tmp_path, {"listener": {}, "plugin": {}})
     assert ("listener: missing required username and password_file (basic auth), or path_token_file (a secret in "
-            "the URL), or both: the listener does not accept unauthenticated events") in found
+            "the URL), or both: the listener does not accept unauthenticated events (a listener that only polls Prism, "
+            "prism.source: poll, needs none)") in found
     assert "plugin: missing required name (log, panos, or module:attribute)" in found
     assert "queue: missing required section" in found
 

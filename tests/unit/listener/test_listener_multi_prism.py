@@ -216,7 +216,7 @@ def test_a_queue_file_of_an_earlier_listener_is_migrated(tmp_path):
     db.close()
     queue = EventQueue(path)
     [old] = queue.pending()
-    assert (old.vm_uuid, old.prism) == ("vm-old", None)
+    assert (old.vm_uuid, old.prism, old.origin) == ("vm-old", None, "webhook")
     assert queue.enqueue("vm-old", "VM.OFF", b"{}", prism="east") is not None
     assert [(e.vm_uuid, e.prism) for e in queue.pending()] == [("vm-old", None), ("vm-old", "east")]
     queue.finish(dead=[(old.id, "test")])
@@ -268,17 +268,20 @@ def test_a_list_of_named_prisms(tmp_path):
      ["prism[0].name: 'east/1' is not a valid Prism name: 1 to 63 letters, digits, '_', '-' and '.' (it may become "
       "part of tag names)"]),
     ([entry("east", "t1"), entry("west", None)], None, None,
-     ["prism[1]: missing required path_token_file (or path_token_env): with several Prisms, the token in the "
-      "webhook's URL says which Prism sent an event"]),
+     ["prism[1]: missing required path_token_file (or path_token_env): with several Prisms sending webhooks, "
+      "the token in the webhook's URL says which Prism sent an event (one polled only, "
+      "source: poll, needs none)"]),
     ([entry("east", "t1"), entry("west", "t1")], None, None,
      ["prism[1]: has the same path token as prism[0]: each Prism needs its own"]),
     ([entry("east", None), entry("west", None)], None, {"path_token_file": "t1"},
      ["listener: with several Prisms a listener-wide path token does not say which Prism sent an event: move it to "
       "the prism entries, one token each (prism[].path_token_file)",
-      "prism[0]: missing required path_token_file (or path_token_env): with several Prisms, the token in the "
-      "webhook's URL says which Prism sent an event",
-      "prism[1]: missing required path_token_file (or path_token_env): with several Prisms, the token in the "
-      "webhook's URL says which Prism sent an event"]),
+      "prism[0]: missing required path_token_file (or path_token_env): with several Prisms sending webhooks, "
+      "the token in the webhook's URL says which Prism sent an event (one polled only, "
+      "source: poll, needs none)",
+      "prism[1]: missing required path_token_file (or path_token_env): with several Prisms sending webhooks, "
+      "the token in the webhook's URL says which Prism sent an event (one polled only, "
+      "source: poll, needs none)"]),
     ([entry("east", "t1"), entry("west", "t2")], {"tag_format": "ntnx.{category}.{value}"}, None,
      ["plugin.options: tag_format: with several Prisms (east, west) the format must name {pc}, so that each Prism "
       "owns only its own tags: e.g. tag_format: panorama-plugin (ntnx.PC-{pc}.CL-{cluster}.{category}.{value}) or "
@@ -297,6 +300,50 @@ def test_a_listener_token_and_a_prism_token_together_are_refused(tmp_path):
     assert config_errors(tmp_path, entry("east", "t1"), listener={"path_token_file": "t2"}) == [
         "listener: path_token_file/path_token_env is set here and in prism: give each Prism its own "
         "(prism[].path_token_file) and none here, or one here for a single Prism"]
+
+
+def test_a_polled_only_prism_needs_no_path_token(tmp_path):
+    # One Prism sends webhooks, one is polled only: the listener-wide credentials can only be the sender's.
+    config = config_errors(tmp_path, [entry("east", None), entry("west", None, source="poll")],
+                           listener={"path_token_file": "t1"})
+    assert [(p.name, p.source) for p in config.prisms] == [("east", "both"), ("west", "poll")]
+    assert config.listener.receive_webhooks is True
+    # Every Prism polled only and no webhook credentials: no webhook path at all.
+    config = config_errors(tmp_path, [entry("east", None, source="poll"), entry("west", None, source="poll")],
+                           listener={"username": None, "password_file": None})
+    assert config.listener.receive_webhooks is False
+    # Two senders still need a token each; the polled one does not.
+    errors = config_errors(tmp_path, [entry("east", "t1"), entry("west", None), entry("north", None, source="poll")])
+    assert errors == ["prism[1]: missing required path_token_file (or path_token_env): with several Prisms sending "
+                      "webhooks, the token in the webhook's URL says which Prism sent an event (one polled only, "
+                      "source: poll, needs none)"]
+
+
+def test_a_delivery_without_a_prism_token_is_the_sending_prisms(tmp_path):
+    config = config_errors(tmp_path, [entry("east", None, source="poll"), entry("west", None)],
+                           listener={"path_token_file": "t1"})
+    queue = EventQueue(str(tmp_path / "q.db"))
+    app = create_app(config.listener, queue, Metrics(), lambda: {"ok": True}, prisms=config.prisms)
+    vm = "11111111-1111-4111-8111-111111111111"
+    response = app.test_client().post("/listener/callback/" + "a" * 40, data=json.dumps(envelope(vm, "VM.ON")),
+                                      headers=HEADERS)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert [(e.prism, e.origin) for e in queue.pending()] == [("west", "webhook")]
+    queue.close()
+
+
+def test_a_poll_event_is_attributed_to_its_prism_and_deduplicated_with_its_webhooks(tmp_path):
+    queue = EventQueue(str(tmp_path / "q.db"))
+    vm = "11111111-1111-4111-8111-111111111111"
+    body = json.dumps(envelope(vm, "VM.ON")).encode()
+    assert queue.enqueue(vm, "VM.ON", body, prism="east") is not None
+    # The same body found by east's poll repeats east's delivery; west's poll of the same uuid is west's event.
+    assert queue.record_poll("east", [(vm, "VM.ON", body)], {vm: "s"}, []) == [None]
+    [west_id] = queue.record_poll("west", [(vm, "VM.ON", body)], {vm: "s"}, [])
+    assert west_id is not None
+    assert [(e.prism, e.origin) for e in queue.pending()] == [("east", "webhook"), ("west", "poll")]
+    assert queue.poll_state("west") == {vm: "s"} and queue.poll_state("east") == {vm: "s"}
+    queue.close()
 
 
 def test_pc_and_cluster_with_a_single_prism(tmp_path, east, firewall, services):

@@ -75,7 +75,8 @@ def test_example_plugin_asks_prism_when_the_payload_lacks_ips(tmp_path, examples
         tmp_path, plugin={"name": "vm_inventory:VmInventoryPlugin",
                           "options": {"path": "inventory.json", "ask_prism": True}},
         extra={"prism": {"host": prism.host, "port": prism.port, "username": "admin",
-                         "password_file": "prism_password", "validate_certs": True, "ca_path": prism.cert_path}}))
+                         "password_file": "prism_password", "validate_certs": True, "ca_path": prism.cert_path,
+                         "source": "webhook"}}))
     svc = Service(config).start()
     try:
         # What AOS sends at VM.ON: no IPs yet, and this payload carries no categories either.

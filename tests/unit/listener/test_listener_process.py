@@ -222,7 +222,8 @@ def test_secrets_never_reach_logs_responses_or_metrics(tmp_path, listener_proces
             "path": str(tmp_path / "record.jsonl"), "fail_vms": fail, "api_key_file": "api_key", "leak_secret": True}},
         listener={"log_level": "DEBUG"},
         queue={"max_attempts": 2},
-        extra={"prism": {"host": "127.0.0.1", "username": "admin", "password_env": "NETEVENTS_TEST_PRISM_PW"}})
+        extra={"prism": {"host": "127.0.0.1", "username": "admin", "password_env": "NETEVENTS_TEST_PRISM_PW",
+                         "source": "webhook"}})
     env = listener_env()
     env["NETEVENTS_TEST_PRISM_PW"] = prism_password
     server = listener_process(config, env=env).start()

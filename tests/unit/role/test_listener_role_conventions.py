@@ -78,7 +78,8 @@ def test_every_default_is_in_the_main_spec_with_its_value():
 
 def test_required_options_have_no_default():
     required = sorted(name for name, spec in MAIN.items() if spec.get("required"))
-    # listener_prism_host, _username and _password: required unless listener_prisms is set (tasks/main.yml checks).
+    # listener_prism_host and its credentials (a user name and password, or an API key): required unless
+    # listener_prisms is set (tasks/main.yml checks which).
     assert required == []
     assert not set(required) & set(DEFAULTS)
     assert sorted(set(MAIN) - set(DEFAULTS)) == required

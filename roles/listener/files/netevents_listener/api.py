@@ -299,14 +299,20 @@ class PluginContext(object):
             name, ", ".join(repr(getattr(p, "name", None)) for p in prisms)), retryable=False)
 
     def prism_client(self, name=None):
-        """A Prism client (the collection's shared one) for the Prism named *name* in the configuration's ``prism``
-        section (None: the first, or only, one)."""
-        prism = self.prism_entry(name)
-        # Imported on use: only plugins that talk to Prism need requests.
-        from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient
-        return PrismClient(prism.host, port=prism.port, username=prism.username,
-                           password=prism.password.reveal(), validate_certs=prism.validate_certs,
-                           ca_path=prism.ca_path, timeout=prism.timeout)
+        """A Prism client (the collection's shared one: v3, and v4 as the entry's ``api`` says) for the Prism named
+        *name* in the configuration's ``prism`` section (None: the first, or only, one)."""
+        return prism_client_for(self.prism_entry(name))
+
+
+def prism_client_for(prism):
+    """A PrismClient for one checked Prism entry of the configuration (also the poller's)."""
+    # Imported on use: only plugins that talk to Prism need requests.
+    from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient
+    secret = getattr(prism, "api_key", None)
+    return PrismClient(prism.host, port=prism.port, username=prism.username,
+                       password=None if prism.password is None else prism.password.reveal(),
+                       validate_certs=prism.validate_certs, ca_path=prism.ca_path, timeout=prism.timeout,
+                       api=getattr(prism, "api", "auto"), api_key=None if secret is None else secret.reveal())
 
 
 class Plugin(object):

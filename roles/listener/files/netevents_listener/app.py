@@ -38,6 +38,9 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None, prisms=
     """
     app = Flask("netevents_listener", static_folder=None)
     app.json.sort_keys = False
+    if not getattr(settings, "receive_webhooks", True):
+        # Every Prism is polled (prism.source: poll) and no webhook credentials are set: no webhook path at all.
+        return _add_service_routes(app, metrics, status, lambda path: path, settings)
     secret = getattr(settings, "path_token", None)
     prisms = list(prisms or ())
     screen = Screen(path=settings.path, username=settings.username,
@@ -46,9 +49,10 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None, prisms=
                     max_body=settings.max_body_bytes, realm="netevents-listener",
                     path_tokens=dict((p.name, p.path_token.reveal()) for p in prisms
                                      if getattr(p, "path_token", None) is not None))
-    # Without a Prism's own token (the listener-wide token, basic auth alone): the only Prism (the loader refuses
-    # several Prisms without a token each).
-    default_prism = prisms[0].name if prisms else None
+    # Without a Prism's own token (the listener-wide token, basic auth alone): the only Prism sending webhooks (the
+    # loader refuses several such Prisms without a token each; a poll-only one, source: poll, sends none).
+    senders = [p for p in prisms if getattr(p, "source", "both") != "poll"] or prisms
+    default_prism = senders[0].name if senders else None
 
     def refuse(refused):
         metrics.refused.labels(refused.reason).inc()
@@ -110,6 +114,12 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None, prisms=
             app.add_url_rule(settings.path + rule, "callback" + rule, callback, methods=["POST"],
                              provide_automatic_options=False)
 
+    return _add_service_routes(app, metrics, status, screen.loggable_path, settings)
+
+
+def _add_service_routes(app, metrics, status, loggable_path, settings):
+    """/healthz, /metrics and the error handlers, with or without a webhook path."""
+
     @app.get("/healthz", provide_automatic_options=False)
     def healthz():
         doc = status()
@@ -122,7 +132,7 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None, prisms=
     @app.errorhandler(HTTPException)
     def http_error(e):
         name = (e.name or "error").lower().replace(" ", "_")
-        if e.code == 405 and screen.loggable_path(request.path) in (settings.path, settings.path + "/" + MASK):
+        if e.code == 405 and loggable_path(request.path) in (settings.path, settings.path + "/" + MASK):
             metrics.refused.labels("method_not_allowed").inc()
         response = jsonify(error=name, message=e.description if e.code != 404 else "no such path")
         response.status_code = e.code or 400
@@ -132,7 +142,7 @@ def create_app(settings, queue, metrics, status, on_queued=lambda: None, prisms=
 
     @app.errorhandler(Exception)
     def internal_error(e):  # pylint: disable=unused-argument
-        log.exception("unexpected error while handling %s %s", request.method, screen.loggable_path(request.path))
+        log.exception("unexpected error while handling %s %s", request.method, loggable_path(request.path))
         response = jsonify(error="internal_error", message="unexpected error; see the listener's log")
         response.status_code = 500
         return response

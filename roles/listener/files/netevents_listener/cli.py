@@ -66,12 +66,19 @@ def _run(args):
 
 
 def _check_config(args):
+    from .config import prism_entries
     config = _load(args.config)
     lc = config.listener
     print("configuration OK: %s" % config.source)
     print("  listening on %s://%s:%d%s (%s)" % (
         "https" if lc.tls_cert else "http", lc.host, lc.port, lc.path,
         "from %s" % ", ".join(str(n) for n in lc.allowed_networks) if lc.allowed_networks else "from any source"))
+    if not getattr(lc, "receive_webhooks", True):
+        print("  no webhook path: every Prism is polled (/healthz and /metrics only)")
+    for prism in prism_entries(config):
+        print("  prism %s:%d, api %s, source %s%s" % (
+            prism.host, prism.port, prism.api, prism.source,
+            ", polled every %ds" % prism.poll_interval_s if prism.source != "webhook" else ""))
     print("  plugin %s, queue %s" % (config.plugin.name, config.queue.path))
     return 0
 

@@ -16,6 +16,7 @@ import types
 
 import yaml
 
+from ansible_collections.netevents.nutanix.plugins.module_utils.prism import API_CHOICES
 from ansible_collections.netevents.nutanix.plugins.module_utils.tls import client_context
 from ansible_collections.netevents.nutanix.plugins.module_utils.webhook_receiver import (
     DEFAULT_MAX_BODY, DEFAULT_PATH, MAX_BODY_RANGE, network, path_problem, path_token_problem, username_problem)
@@ -26,6 +27,8 @@ from .api import Checker, ConfigError, PluginLoadError, Secret, load_plugin_clas
 SECRET_NAMES = ("password", "api_key", "token", "secret")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _RESERVED_PATHS = ("/healthz", "/metrics")
+SOURCES = ("webhook", "poll", "both")  # prism.source
+POLL_SOURCES = ("poll", "both")
 _HOST_RE = r"^[A-Za-z0-9.\-]{1,253}$"
 
 
@@ -110,6 +113,7 @@ def resolve_secrets(checker, where, value):
 
 _SECTIONS = ("listener", "prism", "plugin", "queue", "reconcile")
 _SECRET_KEYS = ("password", "password_file", "password_env")
+_API_KEY_KEYS = ("api_key", "api_key_file", "api_key_env")
 _PATH_TOKEN_KEYS = ("path_token", "path_token_file", "path_token_env")
 _LISTENER = {
     "host": {"default": "0.0.0.0"}, "port": {"type": "int", "default": 8080, "range": (1, 65535)},
@@ -120,8 +124,13 @@ _LISTENER = {
 }
 _PRISM = {
     "name": {}, "host": {"required": True}, "port": {"type": "int", "default": 9440, "range": (1, 65535)},
-    "username": {"required": True}, "validate_certs": {"type": "bool", "default": True}, "ca_path": {},
+    "username": {}, "validate_certs": {"type": "bool", "default": True}, "ca_path": {},
     "timeout": {"type": "int", "default": 30, "range": (1, 600)},
+    # How VMs are read (v3, v4, or auto: v4 where the Prism serves it), and where events come from: Prism's v3
+    # webhook deliveries, the listener's own poll of Prism every poll_interval_s, or both (docs/sources.md).
+    "api": {"default": "auto", "choices": API_CHOICES},
+    "source": {"default": "both", "choices": SOURCES},
+    "poll_interval_s": {"type": "int", "default": 30, "range": (5, 3600)},
 }
 # A Prism's name may reach tag names ({pc}) and metric labels: the characters tagging.py accepts in a Prism name.
 _PRISM_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,63}$")
@@ -179,7 +188,8 @@ def _listener_auth(c, data, out):
     """Basic auth (username + password), a path token, or both: each one configured is required of a request."""
     w = "listener"
     has_password = any(data.get(k) is not None for k in _SECRET_KEYS)
-    # (No credentials at all: _check_auth says so, once the prism entries' path tokens are known too.)
+    # (No credentials at all: _check_auth says so, once the prism entries' path tokens and sources are known.)
+    out.receive_webhooks = True
     if out.username is None and has_password:
         c.error(w, "missing required username (basic auth needs it with the password)")
     elif out.username and username_problem(out.username):
@@ -194,6 +204,14 @@ def _path_token(c, w, data):
         c.error(w + ".path_token_" + ("file" if data.get("path_token_file") else "env"),
                 path_token_problem(token.reveal()))
     return token
+
+
+def prism_entries(config):
+    """The checked Prism entries: ``config.prisms`` (the callers of poll's helper predate the list)."""
+    prisms = getattr(config, "prisms", None)
+    if prisms is None:
+        prisms = [config.prism] if getattr(config, "prism", None) is not None else []
+    return prisms
 
 
 def _prisms(c, value):
@@ -230,12 +248,20 @@ def _prisms(c, value):
 
 
 def _prism(c, data, w="prism"):
-    out = Section(**c.options(data, _PRISM, w, also=_SECRET_KEYS + _PATH_TOKEN_KEYS))
+    out = Section(**c.options(data, _PRISM, w, also=_SECRET_KEYS + _API_KEY_KEYS + _PATH_TOKEN_KEYS))
     if out.name is not None and not _PRISM_NAME_RE.match(out.name):
         c.error(w + ".name", "%r is not a valid Prism name: 1 to 63 letters, digits, '_', '-' and '.' (it may "
                              "become part of tag names)" % out.name)
         out.name = None
-    out.password = c.secret(w, data, "password", required=True)
+    has_password = any(data.get(k) is not None for k in _SECRET_KEYS)
+    has_api_key = any(data.get(k) is not None for k in _API_KEY_KEYS)
+    if has_api_key and (has_password or out.username is not None):
+        # The client would send only the key; a second, unused credential is a mistake waiting to be trusted.
+        c.error(w, "give username and password_file, or api_key_file, not both")
+    elif not has_api_key and out.username is None:
+        c.error(w, "missing required username (with password_file), or api_key_file (a Prism Central API key)")
+    out.password = c.secret(w, data, "password", required=not has_api_key and out.username is not None)
+    out.api_key = c.secret(w, data, "api_key", required=False) if has_api_key else None
     out.path_token = _path_token(c, w, data)
     out.where = w  # its key path, for messages
     if out.ca_path is not None:
@@ -271,29 +297,36 @@ def _reconcile(c, data):
 
 
 def _check_auth(c, data, config):
-    """The listener needs credentials of some kind; with several Prisms, a path token per Prism (it says which
-    Prism sent a delivery)."""
+    """The listener needs credentials of some kind, unless every Prism is polled only (then it serves no webhook
+    path); with several Prisms delivering webhooks, a path token for each (it says which Prism sent a delivery)."""
     listener, prisms = config.listener, config.prisms
     if listener is None or not isinstance(data, dict):
         return
+    # A poll-only Prism sends no deliveries: it needs no token, and does not make a listener-wide one ambiguous.
+    senders = [p for p in prisms if p.source != "poll"]
     tokens = [p for p in prisms if p.path_token is not None]
     has_token = any(data.get(k) is not None for k in _PATH_TOKEN_KEYS)
     if listener.username is None and not has_token and not tokens and not any(
             data.get(k) is not None for k in _SECRET_KEYS):
-        c.error("listener", "missing required username and password_file (basic auth), or path_token_file (a secret "
-                            "in the URL), or both: the listener does not accept unauthenticated events")
+        if prisms and not senders:
+            listener.receive_webhooks = False
+        else:
+            c.error("listener", "missing required username and password_file (basic auth), or path_token_file (a "
+                                "secret in the URL), or both: the listener does not accept unauthenticated events (a "
+                                "listener that only polls Prism, prism.source: poll, needs none)")
     if has_token and tokens:
         c.error("listener", "path_token_file/path_token_env is set here and in %s: give each Prism its own "
                             "(prism[].path_token_file) and none here, or one here for a single Prism"
                 % ", ".join(_where(prisms, p) for p in tokens))
-    if len(prisms) > 1:
+    if len(senders) > 1:
         if has_token and not tokens:
             c.error("listener", "with several Prisms a listener-wide path token does not say which Prism sent an "
                                 "event: move it to the prism entries, one token each (prism[].path_token_file)")
-        for p in prisms:
+        for p in senders:
             if p.path_token is None:
                 c.error(_where(prisms, p), "missing required path_token_file (or path_token_env): with several "
-                                           "Prisms, the token in the webhook's URL says which Prism sent an event")
+                                           "Prisms sending webhooks, the token in the webhook's URL says which "
+                                           "Prism sent an event (one polled only, source: poll, needs none)")
     if c.read_secrets:
         seen = {}
         for p in tokens:

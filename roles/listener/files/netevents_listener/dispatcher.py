@@ -195,7 +195,7 @@ class Dispatcher(object):
             try:
                 body = json.loads(e.body)
                 events.append(Event(e.id, e.event_type, e.vm_uuid, body, parse_event(body), e.received_at,
-                                    e.attempts + 1, prism=e.prism))
+                                    e.attempts + 1, prism=e.prism, origin=e.origin))
             except (ValueError, EventError) as exc:  # cannot happen for bodies the app accepted
                 invalid.append((e.id, "stored body is not an event: %s" % exc))
         if invalid:

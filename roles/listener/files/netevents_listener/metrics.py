@@ -51,6 +51,18 @@ class Metrics(object):
         self.batch_duration = Histogram(
             p + "batch_duration_seconds", "Time the plugin took for one batch", registry=r,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+        # The poll source (poller.py), per Prism entry (label values: the configuration's entry names).
+        self.poll_cycles = Counter(p + "poll_cycles", "Poll cycles, by Prism and result (ok, failed)",
+                                   ["prism", "result"], registry=r)
+        self.poll_failures = Counter(p + "poll_failures", "Poll cycles that failed (Prism or the queue)", ["prism"],
+                                     registry=r)
+        self.poll_events = Counter(p + "poll_events", "Changes the poll found and queued, by event type",
+                                   ["prism", "event_type"], registry=r)
+        self.poll_duration = Gauge(p + "poll_cycle_duration_seconds", "How long the last successful poll cycle took",
+                                   ["prism"], registry=r)
+        self.poll_last_success = Gauge(p + "poll_last_success_timestamp_seconds",
+                                       "When the last poll cycle succeeded (epoch seconds)", ["prism"], registry=r)
+        self.poll_vms = Gauge(p + "poll_vms", "VMs the last poll cycle found", ["prism"], registry=r)
         for reason in REFUSAL_REASONS:
             self.refused.labels(reason)
         for reason in ("unknown_type", "duplicate"):

@@ -21,6 +21,10 @@ cannot begin or commit fails them all. Under concurrent senders this shares the 
 sender pays it alone, as before. Reads (the dispatcher's queries, health, metrics) use a second connection:
 WAL lets them run beside a writer instead of queueing behind its fsync.
 
+Origins: an event is a Prism delivery (``origin`` "webhook") or a difference the listener's own poll of Prism found
+("poll", poller.py). The poll's last-seen state lives beside the events (``poll_state``), and a cycle writes its
+events and that state in one transaction (``record_poll``).
+
 Duplicates: Prism may deliver an event again. An event whose body is byte-identical to the last event
 accepted for the same VM within ``dedupe_window_s`` is acknowledged but not queued again. Only a repeat of
 the *latest* state is dropped (ON, OFF, ON keeps all three), so dropping never changes the outcome.
@@ -42,7 +46,8 @@ CREATE TABLE IF NOT EXISTS events (
     received_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL,
-    last_error TEXT
+    last_error TEXT,
+    origin TEXT NOT NULL DEFAULT 'webhook'
 );
 CREATE INDEX IF NOT EXISTS events_by_vm ON events (vm_uuid, id);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -54,7 +59,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     received_at REAL NOT NULL,
     attempts INTEGER NOT NULL,
     last_error TEXT,
-    dead_at REAL NOT NULL
+    dead_at REAL NOT NULL,
+    origin TEXT NOT NULL DEFAULT 'webhook'
 );
 CREATE TABLE IF NOT EXISTS last_seen (
     prism TEXT NOT NULL DEFAULT '',
@@ -66,12 +72,23 @@ CREATE TABLE IF NOT EXISTS last_seen (
 CREATE TABLE IF NOT EXISTS deferred (
     id INTEGER PRIMARY KEY
 );
+CREATE TABLE IF NOT EXISTS poll_state (
+    prism TEXT NOT NULL,
+    vm_uuid TEXT NOT NULL,
+    state TEXT NOT NULL,
+    seen_at REAL NOT NULL,
+    PRIMARY KEY (prism, vm_uuid)
+);
 """
-_COLUMNS = "id, vm_uuid, event_type, body, received_at, attempts, last_error, prism"
-# Added to queue files of earlier listeners (ALTER TABLE ADD COLUMN): {table: [(column, definition)]}.
+# Columns added after schema 1 shipped, added in place to an older file (ALTER TABLE ADD COLUMN); an older listener
+# ignores them (their defaults fill them in), so the schema version stays 1: {table: [(column, definition)]}.
+# origin: "webhook" (a Prism delivery) or "poll" (the listener's own reading of Prism).
 # prism: the name of the Prism the event came from (NULL: the only one, or a queue written before there could be
 # several). A VM's events are ordered, and deduplicated, per (prism, vm_uuid).
-_ADDED_COLUMNS = {"events": [("prism", "TEXT")], "dead_letters": [("prism", "TEXT")]}
+_ADDED_COLUMNS = {"events": [("origin", "TEXT NOT NULL DEFAULT 'webhook'"), ("prism", "TEXT")],
+                  "dead_letters": [("origin", "TEXT NOT NULL DEFAULT 'webhook'"), ("prism", "TEXT")]}
+ORIGINS = ("webhook", "poll")
+_COLUMNS = "id, vm_uuid, event_type, body, received_at, attempts, last_error, prism, origin"
 # The key of a VM across Prisms in SQL: uuids are unique within one Prism only as far as we rely on.
 _VM_KEY = "COALESCE(prism, ''), vm_uuid"
 
@@ -85,11 +102,12 @@ class UnstorableEvent(ValueError):
 
 
 class StoredEvent(object):
-    __slots__ = ("id", "vm_uuid", "event_type", "body", "received_at", "attempts", "last_error", "dead_at", "prism")
+    __slots__ = ("id", "vm_uuid", "event_type", "body", "received_at", "attempts", "last_error", "dead_at", "prism",
+                 "origin")
 
     def __init__(self, row, dead_at=None):
         (self.id, self.vm_uuid, self.event_type, body, self.received_at, self.attempts, self.last_error,
-         self.prism) = row
+         self.prism, self.origin) = row
         self.body = bytes(body)
         self.dead_at = dead_at
 
@@ -103,10 +121,12 @@ def body_hash(body):
 
 class _Write(object):
     """One event waiting for a group commit, and what became of it."""
-    __slots__ = ("vm_uuid", "event_type", "body", "prism", "done", "event_id", "error", "wake")
+    __slots__ = ("vm_uuid", "event_type", "body", "prism", "origin", "done", "event_id", "error", "wake")
 
-    def __init__(self, vm_uuid, event_type, body, prism=None):
-        self.vm_uuid, self.event_type, self.body, self.prism = vm_uuid, event_type, body, prism
+    def __init__(self, vm_uuid, event_type, body, prism=None, origin="webhook"):
+        if origin not in ORIGINS:
+            raise ValueError("origin must be one of %s, not %r" % (", ".join(ORIGINS), origin))
+        self.vm_uuid, self.event_type, self.body, self.prism, self.origin = vm_uuid, event_type, body, prism, origin
         self.done = False
         # Held until the thread is woken, once: its event written, or its turn to lead the next group.
         # (One lock per writer wakes exactly that thread; a shared condition would wake them all.)
@@ -192,12 +212,13 @@ class EventQueue(object):
             self._durable = durable
 
     # -- receiving --
-    def enqueue(self, vm_uuid, event_type, body, prism=None):
+    def enqueue(self, vm_uuid, event_type, body, prism=None, origin="webhook"):
         """Persist one event; return its id once it is on disk, or None when it repeats the VM's last event (a
         duplicate). Raises QueueError or sqlite3.Error when it cannot be written.
 
-        prism -- the name of the Prism it came from (None: the only one)."""
-        mine = _Write(vm_uuid, event_type, body, prism)
+        prism  -- the name of the Prism it came from (None: the only one)
+        origin -- "webhook" (a Prism delivery) or "poll" (the listener's own reading of Prism)"""
+        mine = _Write(vm_uuid, event_type, body, prism, origin)
         with self._group:
             self._waiting.append(mine)
             leader = not self._writing
@@ -263,10 +284,36 @@ class EventQueue(object):
                        "ON CONFLICT (prism, vm_uuid) DO UPDATE SET body_sha256 = excluded.body_sha256, "
                        "received_at = excluded.received_at", (prism, write.vm_uuid, digest, now))
         cur = db.execute(
-            "INSERT INTO events (vm_uuid, event_type, body, body_sha256, received_at, next_attempt_at, prism) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", (write.vm_uuid, write.event_type, sqlite3.Binary(write.body), digest,
-                                             now, now, write.prism))
+            "INSERT INTO events (vm_uuid, event_type, body, body_sha256, received_at, next_attempt_at, prism, origin) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (write.vm_uuid, write.event_type, sqlite3.Binary(write.body), digest,
+                                                now, now, write.prism, write.origin))
         return cur.lastrowid
+
+    # -- the poll source's last-seen state (poller.py) --
+    def poll_state(self, prism):
+        """{vm_uuid: state text} last seen by the poll of Prism entry *prism*."""
+        return dict(self._read("SELECT vm_uuid, state FROM poll_state WHERE prism = ?", (prism,)))
+
+    def record_poll(self, prism, events, seen, gone):
+        """Queue a poll cycle's differences and move its last-seen state on, in ONE durable transaction: a crash
+        before the commit leaves both as they were (the next cycle finds the same differences), after it both
+        are on disk (nothing is announced twice). Returns the new events' ids (None for a duplicate).
+
+        events -- (vm_uuid, event_type, body) to queue, origin "poll", attributed to the Prism *prism*
+        seen   -- {vm_uuid: state text}: the VMs whose state changed or is new
+        gone   -- vm_uuids Prism no longer lists
+        """
+        now = self.clock()
+        # Attributed to the entry's Prism like its webhook deliveries: a VM's events are ordered and deduplicated
+        # per (prism, vm_uuid), whichever source found them.
+        writes = [_Write(uuid, event_type, body, prism, "poll") for uuid, event_type, body in events]
+        with self._tx() as db:
+            ids = [self._insert(db, write, now) for write in writes]
+            db.executemany("INSERT INTO poll_state (prism, vm_uuid, state, seen_at) VALUES (?, ?, ?, ?) "
+                           "ON CONFLICT (prism, vm_uuid) DO UPDATE SET state = excluded.state, "
+                           "seen_at = excluded.seen_at", [(prism, uuid, state, now) for uuid, state in seen.items()])
+            db.executemany("DELETE FROM poll_state WHERE prism = ? AND vm_uuid = ?", [(prism, uuid) for uuid in gone])
+        return ids
 
     # -- dispatching --
     def ready(self, limit, now=None):
@@ -312,8 +359,9 @@ class EventQueue(object):
             db.executemany("INSERT OR IGNORE INTO deferred (id) VALUES (?)", [(i,) for i, _r, _a in defer])
             for i, err in dead:
                 db.execute("INSERT OR REPLACE INTO dead_letters (id, vm_uuid, event_type, body, body_sha256, "
-                           "received_at, attempts, last_error, dead_at, prism) SELECT id, vm_uuid, event_type, body, "
-                           "body_sha256, received_at, attempts, ?, ?, prism FROM events WHERE id = ?", (err, now, i))
+                           "received_at, attempts, last_error, dead_at, prism, origin) SELECT id, vm_uuid, event_type, "
+                           "body, body_sha256, received_at, attempts, ?, ?, prism, origin FROM events WHERE id = ?",
+                           (err, now, i))
                 db.execute("DELETE FROM events WHERE id = ?", (i,))
 
     def supersede_deferred(self):
@@ -362,8 +410,8 @@ class EventQueue(object):
             for i in ids:
                 cur = db.execute(
                     "INSERT INTO events (id, vm_uuid, event_type, body, body_sha256, received_at, attempts, "
-                    "next_attempt_at, last_error, prism) SELECT id, vm_uuid, event_type, body, body_sha256, "
-                    "received_at, 0, ?, last_error, prism FROM dead_letters WHERE id = ?", (now, i))
+                    "next_attempt_at, last_error, prism, origin) SELECT id, vm_uuid, event_type, body, body_sha256, "
+                    "received_at, 0, ?, last_error, prism, origin FROM dead_letters WHERE id = ?", (now, i))
                 if cur.rowcount:
                     db.execute("DELETE FROM dead_letters WHERE id = ?", (i,))
                     found.append(i)

@@ -247,7 +247,8 @@ class PanosPlugin(Plugin):
                                                 cluster_uuid=vm.cluster_uuid, cluster_name=vm.cluster_name),
                                         strict=False, mapper=mapper)
                 return None, hint
-            state = VmState(event.vm_uuid, vm.vm_name, vm.power_state, vm.ips, vm.categories,
+            # (A poll event's payload is Prism's whole present state: no address there means none.)
+            state = VmState(event.vm_uuid, vm.vm_name, vm.power_state, vm.ips or (), vm.categories,
                             cluster_uuid=vm.cluster_uuid, cluster_name=vm.cluster_name)
         else:
             state = states.get(self.owners.key(event.prism, event.vm_uuid))
@@ -267,6 +268,7 @@ class PanosPlugin(Plugin):
                 and mapper.tags_for(state):
             self._wait_for_ip(event)
         return record, hint
+
     def _wait_for_ip(self, event):
         """A VM that is on but has no address yet (DHCP): Defer, looking again ever less often, until
         wait_for_ip_s after the event arrived; then it is applied as it is, with a warning."""

@@ -185,7 +185,7 @@ class ListenerPeer(object):
     def start(self, workdir, prism, firewall):
         from common import Server, listener_argv  # pylint: disable=import-outside-toplevel
         from enforce import deployed_queue  # pylint: disable=import-outside-toplevel
-        from panos_helpers import panos_config, prism_client, subscribe, target  # pylint: disable=import-outside-toplevel
+        from panos_helpers import panos_config, prism_client, subscribe, target  # pylint: disable=C0415
         os.makedirs(workdir, exist_ok=True)
         config = panos_config(workdir, prism, [target(firewall)], options=self.options, queue=deployed_queue())
         self.server = Server(listener_argv(config), config).start()

@@ -7,8 +7,8 @@ VM-50's measured registrations per second, commit jobs of ``commit_seconds``). T
 each VM at a fixed rate (``emit_vm_event``) or all at once (a burst), and records when each event was emitted.
 Prism's one sender thread POSTs them in order, so a peer that holds the POST makes the events wait in Prism's
 outbox: latency counts from the emission (when the VM changed), not from the POST. A poller reads the firewall
-(in process: its registered-IP table every 2 ms, or its running configuration every 50 ms) and records when
-each IP is first enforced.
+records when each IP is first enforced: for registered IPs, the moment the registration takes effect (a hook on the
+PAN-OS simulator's User-ID handler); for address objects, a poller of the running configuration (every 50 ms).
 
 Peers:
 - ``listener``: the netevents listener (gunicorn, ``panos`` plugin, registered-ip mode, the queue settings the
@@ -108,18 +108,38 @@ def drive(prism, firewall, count, rate, enforced=registered, poll_s=0.002, settl
     seen, emitted = {}, {}
     done = threading.Event()
 
-    def poll():
-        while not done.is_set():
-            now = time.time()
-            for ip in enforced(firewall) & wanted:
-                seen.setdefault(ip, now)
-            if len(seen) == len(wanted):
-                done.set()
-                return
-            time.sleep(poll_s)
+    if enforced is registered:
+        # Exact and free of polling: record the moment each registration takes effect, inside the simulator's
+        # User-ID handler (under its lock, after the management plane's delay). A poller copying a table of
+        # 10,000 entries every few ms would hold the simulator's lock and the GIL, and slow down both simulators.
+        pending = set(wanted)
+        original = firewall._user_id  # pylint: disable=protected-access
 
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
+        def watched(params):
+            root = original(params)
+            now = time.time()
+            table = firewall._registered  # pylint: disable=protected-access
+            for ip in [ip for ip in pending if ip in table]:
+                seen[ip] = now
+                pending.discard(ip)
+            if not pending:
+                done.set()
+            return root
+        firewall._user_id = watched  # pylint: disable=protected-access
+        poller = None
+    else:
+        def poll():
+            while not done.is_set():
+                now = time.time()
+                for ip in enforced(firewall) & wanted:
+                    seen.setdefault(ip, now)
+                if len(seen) == len(wanted):
+                    done.set()
+                    return
+                time.sleep(poll_s)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
     started = time.time()
     for i, uuid in enumerate(uuids):
         if rate:
@@ -131,7 +151,10 @@ def drive(prism, firewall, count, rate, enforced=registered, poll_s=0.002, settl
     emit_s = time.time() - started
     done.wait(settle_timeout)
     done.set()
-    poller.join(10)
+    if poller is not None:
+        poller.join(10)
+    else:
+        del firewall._user_id  # pylint: disable=protected-access
     latencies = [seen[ip_of[u]] - emitted[u] for u in uuids if ip_of[u] in seen]
     floor = floor_latencies(list(emitted.values()), firewall.latency)
     mine = set(uuids)

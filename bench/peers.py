@@ -322,6 +322,10 @@ def run(workdir, rates=(10, 100, 1000), seconds=20.0, max_events=1000, burst=100
            "runs": []}
     out["runs"] += run_peer(ListenerPeer(), os.path.join(workdir, "peer-listener"), plan, capacity, commit_seconds,
                             log)
+    # The listener again on the slow peers' (smaller) workloads: the ratios to them compare the same events.
+    out["small_label"] = "listener, %d events" % slow_max_events
+    out["runs"] += run_peer(ListenerPeer(label=out["small_label"]), os.path.join(workdir, "peer-listener-small"), slow,
+                            capacity, commit_seconds, log)
     trusting = ListenerPeer({"trust_payload": True}, label="listener, trust_payload")
     out["runs"] += run_peer(trusting, os.path.join(workdir, "peer-trust"), [p for p in plan if p[2]], capacity,
                             commit_seconds, log)

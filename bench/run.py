@@ -86,6 +86,9 @@ def main(argv=None):
             results["reconcile"] = reconcile_scale.run(**sizes["reconcile"])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    results.setdefault("measured", {}).update((section, results["date"]) for section in only)
+    results.setdefault("loads", {}).update((section, [results["machine"]["load_before"], round(os.getloadavg()[0], 2)])
+                                           for section in only)
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     results["machine"]["load_after"] = round(os.getloadavg()[0], 2)
     with open(json_path, "w") as f:

@@ -99,7 +99,8 @@ def _peers(r):
     fw = p["firewall"]
     skipped = ("\n\n**The EDA route was not run:** %s." % p["eda_skipped"]) if p.get("eda_skipped") else ""
     return "\n".join([
-        "## 2. Event to enforcement against a realistic firewall: the floor and the peers", "",
+        "## 2. Event to enforcement", "",
+        "*Against a realistic firewall: the floor and the peers.*", "",
         "**What:** from the moment Prism emits `VM.ON` (the VM changed) until the VM's IP is enforced on the "
         "firewall, at 10, 100 and 1,000 events/s and for a burst of VMs all emitted at once — for three peers on "
         "the same events and the same firewall model, and the *floor* that firewall model imposes by itself.", "",

@@ -238,10 +238,10 @@ def run_peer(peer, workdir, plan, capacity, commit_seconds=None, log=print):
                       first_ip=ranges.take(count), settle_timeout=getattr(peer, "settle_timeout", 600.0))
             r.update(peer=peer.label, workload=label)
             out.append(r)
+            figures = (peer.label, label, count, r["p50_ms"], r["p99_ms"], r["floor"]["p99_ms"], r["vs_floor"]["p99_ms"],
+                       r["user_id_calls"], r["commits"], r["enforced"], count, r["prism_calls"])
             log("  %-22s %-16s %5d ev: p50 %s p99 %s ms (floor p99 %s, x%s), User-ID %d, commits %d, %d/%d "
-                "enforced, Prism calls %d" % (peer.label, label, count, r["p50_ms"], r["p99_ms"], r["floor"]["p99_ms"],
-                                             r["vs_floor"]["p99_ms"], r["user_id_calls"], r["commits"],
-                                             r["enforced"], count, r["prism_calls"]))
+                "enforced, Prism calls %d" % figures)
     finally:
         peer.stop()
         prism.stop()

@@ -206,8 +206,8 @@ def _goals(r):
             b = burst[0]
             per = b["per_1000"]["user_id_calls"]
             rows.append(["at most 10 User-ID calls per 1,000-event burst",
-                         "%s per 1,000 events (%d calls for the burst of %d)" % (_f(per, 1), b["user_id_calls"],
-                                                                                  b["events"]),
+                         "%s per 1,000 events (%d calls for the burst of %d)" % (
+                             _f(per, 1), b["user_id_calls"], b["events"]),
                          "met" if per <= 10 else "**not met**"])
     ing = r.get("ingest")
     if ing:
@@ -227,12 +227,12 @@ def _goals(r):
         for x in small:
             other = by.get((peer, x["offered_rate"]))
             if other and x["p99_ms"] and other["p99_ms"]:
-                cells.append("%s: p50 %sx, p99 %sx" % (x["workload"], _f(other["p50_ms"] / x["p50_ms"], 1),
-                                                         _f(other["p99_ms"] / x["p99_ms"], 1)))
+                ratios = (x["workload"], _f(other["p50_ms"] / x["p50_ms"], 1), _f(other["p99_ms"] / x["p99_ms"], 1))
+                cells.append("%s: p50 %sx, p99 %sx" % ratios)
         if cells:
-            rows.append(["latency of %s ÷ the listener's on the same events (%d per workload: a lower bound)" % (
-                name, r["peers"]["slow_max_events"]),
-                         "; ".join(cells), "reported"])
+            what = "latency of %s ÷ the listener's on the same events (%d per workload: a lower bound)" % (
+                name, r["peers"]["slow_max_events"])
+            rows.append([what, "; ".join(cells), "reported"])
     if not rows:
         return ""
     return "\n".join([

@@ -128,12 +128,11 @@ def latency(workdir, rates=(10, 100, 1000), vms=1000, compare_window_ms=200, com
     return out
 
 
-def cost(workdir, events=1000, batch_of_one_events=100, commit_seconds=2.0, compare_window_ms=200, log=print):
+def cost(workdir, events=1000, commit_seconds=2.0, compare_window_ms=200, log=print):
     """The firewall's work for a burst of *events* VM.ON (sent as fast as Prism's sender goes)."""
     cases = [("registered-ip", "registered-ip", None, None, events),
              ("registered-ip, window %d ms" % compare_window_ms, "registered-ip", None, compare_window_ms, events),
-             ("address-object, batched", "address-object", None, None, events),
-             ("address-object, batch of one (2017)", "address-object", 1, None, batch_of_one_events)]
+             ("address-object, batched", "address-object", None, None, events)]
     out = []
     for label, mode, batch, window, n in cases:
         r = run_once(os.path.join(workdir, "cost-%s-%s-%s" % (mode, batch, window)), n, 100000, mode=mode,

@@ -67,18 +67,20 @@ def _median_point(runs):
 
 
 def run(workdir, concurrencies=(1, 8, 32), count=1500, duration=15.0, rounds=3, log=print):
-    """Both servers run at once; at each concurrency the load generator drives them in turn, *rounds* times
-    (interleaved, so a slow spell of the shared machine hits both sides alike); each point is the median round."""
-    results = {"listener": [], "bare": [], "count": count, "rounds": rounds, "duration_s": duration}
+    """The three servers run at once (the listener, the bare endpoint, the EDA source's receiver); at each
+    concurrency the load generator drives them in turn, *rounds* times (interleaved, so a slow spell of the shared
+    machine hits every side alike); each point is the median round."""
+    results = {"listener": [], "bare": [], "eda": [], "count": count, "rounds": rounds, "duration_s": duration}
     servers = {}
     try:
-        for kind in ("listener", "bare"):
+        for kind in ("listener", "bare", "eda"):
             directory = os.path.join(workdir, "ingest-" + kind)
             os.makedirs(directory, exist_ok=True)
             config = make_config(directory, plugin={"name": "log", "options": {"path": "events.jsonl"}},
                                  queue={"backoff_initial_s": 1.0, "backoff_max_s": 300.0, "max_attempts": 10})
             argv = listener_argv(config) if kind == "listener" else [
-                sys.executable, os.path.join(BENCH, "bare_server.py"), "--config", config]
+                sys.executable, os.path.join(BENCH, "%s.py" % ("bare_server" if kind == "bare" else "eda_receiver")),
+                "--config", config]
             servers[kind] = Server(argv, config).start()
             if kind == "listener":
                 time.sleep(1.0)  # let start-up settle before measuring idle memory
@@ -87,7 +89,7 @@ def run(workdir, concurrencies=(1, 8, 32), count=1500, duration=15.0, rounds=3, 
                                         "processes": "gunicorn master + 1 worker"}
         first, loaded_peak = 0, 0.0
         for c in concurrencies:
-            runs = {"listener": [], "bare": []}
+            runs = dict((kind, []) for kind in servers)
             for _round in range(rounds):
                 for kind, server in servers.items():
                     runs[kind].append(load(server, c, count, duration, first=first))
@@ -104,6 +106,8 @@ def run(workdir, concurrencies=(1, 8, 32), count=1500, duration=15.0, rounds=3, 
     finally:
         for server in servers.values():
             server.stop()
-    results["ratios"] = [{"concurrency": a["concurrency"], "rate_ratio": round(a["rate"] / b["rate"], 3) if b["rate"]
-                          else None} for a, b in zip(results["listener"], results["bare"])]
+    results["ratios"] = [{"concurrency": a["concurrency"],
+                          "rate_ratio": round(a["rate"] / b["rate"], 3) if b["rate"] else None,
+                          "eda_rate_ratio": round(a["rate"] / e["rate"], 3) if e["rate"] else None}
+                         for a, b, e in zip(results["listener"], results["bare"], results["eda"])]
     return results

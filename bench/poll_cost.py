@@ -26,7 +26,7 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import common  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import  (sys.path set-up)
+import common  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
 from panos_helpers import PRISM_PASSWORD, PRISM_USER, start_prism  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.netevents.nutanix.plugins.module_utils.prism import PrismClient  # noqa: E402
@@ -40,8 +40,8 @@ def seed(prism, n):
     uuids = []
     for group in range(10):
         count = n // 10 + (1 if group < n % 10 else 0)
-        uuids += prism.seed_vms(count, name_prefix="poll%d" % group, categories={"AppTier": "T%d" % group,
-                                                                              "Env": "Prod"},
+        categories = {"AppTier": "T%d" % group, "Env": "Prod"}
+        uuids += prism.seed_vms(count, name_prefix="poll%d" % group, categories=categories,
                                 first_ip="10.%d.0.1" % (100 + group))
     return uuids
 

@@ -17,7 +17,7 @@ description:
     whose description names one of them, or whose description names a host the inventory does not have.
   - That is what a renamed or retired listener host leaves behind. Each stale webhook makes Prism send
     every event once more, to a listener that then gets it twice, or to an address where nothing listens.
-  - The listener role runs it before it registers the webhooks (O(listener_stale_webhooks) says what happens).
+  - The listener role runs it before it registers the webhooks (its variable C(listener_stale_webhooks) says what happens).
   - Webhooks whose description is not the role's and that point elsewhere are somebody else's, and left alone.
 positional: listeners, inventory_hosts, description_prefix
 options:

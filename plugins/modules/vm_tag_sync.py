@@ -90,7 +90,7 @@ options:
     description:
       - Seconds after which the firewall drops a registered tag unless it is registered again (V(0) never).
       - Above V(0), every run registers every owned tag again (one User-ID call even when nothing changed, and
-        C(changed) stays false then), which renews the lease: schedule runs well within it.
+        C(changed) stays false then), which renews the lease; schedule runs well within it.
     type: int
     default: 0
   page_size:

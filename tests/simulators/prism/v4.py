@@ -212,6 +212,20 @@ class ODataFilter(object):
     def mentions(self, path):
         return any(kind == "name" and value == path for kind, value in self._tokens)
 
+    def only_values(self, path):
+        """The values when the filter is nothing but ``path eq 'x'`` (or ``path in (...)``) terms joined by ``or``;
+        None otherwise."""
+        def walk(node):
+            if node[0] == "or":
+                left, right = walk(node[1]), walk(node[2])
+                return None if left is None or right is None else left | right
+            if node[0] == "eq" and node[1] == path:
+                return {node[2]}
+            if node[0] == "in" and node[1] == path:
+                return set(node[2])
+            return None
+        return walk(self._tree)
+
 
 def _resolve(entity, path):
     for part in path.split("/"):
@@ -316,6 +330,13 @@ class PrismV4(object):
             total = len(records)
             chunk = [collection.render(r, version) for r in records[page * limit:(page + 1) * limit]]
         else:
+            ids = odata.only_values("extId") if collection is self.collections["vms"] else None
+            if ids is not None:
+                # A lookup by ids (what a client batching its lookups sends): render only the records those ids
+                # find, in list order, instead of every record - the same answer, and 10,000 VMs stay cheap. (VMs
+                # only: their records are the stored objects themselves, so find() gives the very records listed.)
+                found = set(id(r) for r in (collection.find(i) for i in ids if isinstance(i, str)) if r is not None)
+                records = [r for r in records if id(r) in found]
             matching = [e for e in (collection.render(r, version) for r in records) if odata.matches(e)]
             total = len(matching)
             chunk = matching[page * limit:(page + 1) * limit]

@@ -39,7 +39,7 @@ def warnings(caplog, text):
 
 @pytest.mark.parametrize("model, platform, capacity", [("VM-50", "VM-50", 1000), ("PA-3200", "PA-3220", 200000)])
 def test_the_capacity_is_learnt_from_the_platform_unless_the_option_sets_it(tmp_path, prism, services, model,
-                                                                           platform, capacity):
+                                                                            platform, capacity):
     sim = start_firewall(model=model)
     try:
         svc = services(panos_config(tmp_path, prism, [target(sim)]))
@@ -120,7 +120,7 @@ def test_a_full_firewall_dead_letters_the_overflow_with_a_reason_and_applies_the
 
 
 def test_the_reconcile_registers_what_fits_and_counts_other_systems_addresses(tmp_path, prism, small_firewall,
-                                                                             services, caplog):
+                                                                              services, caplog):
     caplog.set_level(logging.INFO, logger=PANOS_LOG)
     fw = FirewallApi(small_firewall)
     fw.register({"10.99.0.1": ["corp.scanner"], "10.99.0.2": ["corp.scanner"]})
@@ -187,7 +187,9 @@ def test_a_tag_lease_is_renewed_by_the_reconcile(tmp_path, prism, firewall, serv
     vms = prism.seed_vms(2, "leased", {"AppTier": "Web"}, first_ip="10.94.0.1")
     svc = services(panos_config(tmp_path, prism, [target(firewall)], options={"tag_timeout": 600},
                                 reconcile_minutes=5))
-    reconciles = lambda: counter(svc, "netevents_listener_panos_reconciles_total", result="ok")  # noqa: E731
+
+    def reconciles():
+        return counter(svc, "netevents_listener_panos_reconciles_total", result="ok")
     wait_for(lambda: reconciles() == 1, message="the reconcile at start")
     leased = {"10.94.0.1": {WEB}, "10.94.0.2": {WEB}}
     assert fw.registered_ips() == leased

@@ -327,7 +327,7 @@ def counter_value(metrics, name):
 
 
 def test_both_sources_catch_a_change_made_while_the_listener_process_was_down(tmp_path, listener_process, prism,
-                                                                             firewall):
+                                                                              firewall):
     """Source both, as deployed: webhooks while it runs; the delivery Prism makes while it is down fails (and is
     never made again), and the first poll cycle after the start applies the change."""
     fw = FirewallApi(firewall)

@@ -81,6 +81,22 @@ def test_paging_metadata_and_limits(prism):
         assert error["validationErrorMessages"][0]["attributePath"] == list(params)[0]
 
 
+def test_a_lookup_by_ids_answers_in_list_order_and_only_what_exists(prism):
+    """The filter a client batching its lookups sends (extId eq ... or ...; the simulator renders only those)."""
+    sim, call = prism()
+    uuids = sim.seed_vms(6)
+    asked = [uuids[4], "00000000-0000-4000-8000-000000000000", uuids[1], uuids[4]]
+    text = " or ".join("extId eq '%s'" % u for u in asked)
+    answer = call("GET", VMS, params={"$filter": text}).json()
+    assert [vm["extId"] for vm in answer["data"]] == [uuids[1], uuids[4]]
+    assert answer["metadata"]["totalAvailableResults"] == 2
+    # Not only extIds: every term still counts (no VM is named like that).
+    mixed = call("GET", VMS, params={"$filter": "(%s) and name eq 'nobody'" % text}).json()
+    assert "data" not in mixed and mixed["metadata"]["totalAvailableResults"] == 0
+    assert [vm["extId"] for vm in call("GET", VMS, params={"$filter": "extId in ('%s')" % uuids[2]}).json()[
+        "data"]] == [uuids[2]]
+
+
 def test_select_keeps_only_what_was_asked(prism):
     sim, call = prism()
     sim.seed_vms(1)

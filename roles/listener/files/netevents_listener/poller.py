@@ -239,8 +239,8 @@ class Poller(object):
                 continue  # the same body as the VM's last event (store.py's dedupe): nothing new to apply
             queued += 1
             self.metrics.poll_events.labels(self.name, event_type).inc()
-            log.info("change found by polling, queued", extra={"prism": self.name, "event_type": event_type,
-                                                              "vm_uuid": uuid, "event_id": event_id})
+            log.info("change found by polling, queued",
+                     extra={"prism": self.name, "event_type": event_type, "vm_uuid": uuid, "event_id": event_id})
         if queued:
             self.notify()
         return queued

@@ -165,8 +165,8 @@ class Target(object):
             vms = sorted((holders or {}).get(ip, {}))
             log.warning("firewall %s: IP %s (VM %s) can hold %d tags (%d of them other systems'): %d left out: %s",
                         self.label, ip, ", ".join(vms) or "?", self._max_tags, len(taken.get(ip, ())),
-                        len(skipped), ", ".join(skipped), extra={"target": self.label, "ip": ip, "vm_uuids": vms,
-                                                                  "skipped_tags": skipped})
+                        len(skipped), ", ".join(skipped),
+                        extra={"target": self.label, "ip": ip, "vm_uuids": vms, "skipped_tags": skipped})
         return out
 
     def forget(self):

@@ -109,7 +109,7 @@ def test_every_vm_is_tagged_with_its_own_prism_and_cluster(tmp_path, east, west,
 
 
 def test_a_reconcile_of_one_prism_leaves_the_others_registrations_untouched(tmp_path, east, west, firewall,
-                                                                             services):
+                                                                            services):
     ea, wa = prism_client(east), prism_client(west)
     e1 = ea.new_vm("web-e1", ["10.1.0.1"], {"AppTier": "Web"}, cluster="east-1")
     w1 = wa.new_vm("web-w1", ["10.2.0.1"], {"AppTier": "Web"}, cluster="west-1")

@@ -345,7 +345,9 @@ class PanosPlugin(Plugin):
         any kind is logged, counted and tried again after a backoff (30 s, doubling up to the interval).
         """
         if prism is None:
-            return all([self.reconcile(name) for name in self.owners.names])
+            # Every Prism is reconciled, also after one fails (all() of a generator would stop at the first).
+            done = [self.reconcile(name) for name in self.owners.names]
+            return all(done)
         state = self._reconciles[prism]
         started = self.clock()
         try:

@@ -24,7 +24,29 @@ def is_loopback_host(host):
 
 class Delivery(object):
     """Mixin of PrismSimulator: ``self._outbox`` (FIFO of deliveries), ``self._inflight``, ``self.deliveries``,
-    ``self.payload_style`` and ``self.payload_styles`` (per webhook uuid)."""
+    ``self.payload_style`` and ``self.payload_styles`` (per webhook uuid).
+
+    Lost deliveries (test control, off by default): ``drop_next(n)`` loses the next *n* deliveries, and
+    ``drop_if`` (a callable taking a delivery dict with ``event_type``, ``vm_uuid``, ``webhook_uuid`` and
+    ``post_url``) loses each one it returns true for. A lost delivery is never POSTed, as when the network or the
+    receiver drops it and Prism does not retry; it is recorded with ``dropped: True``, no status code and an error.
+    """
+    drop_if = None
+    _drops_left = 0
+
+    def drop_next(self, count=1):
+        """Lose the next *count* deliveries (any webhook, any event type); 0 cancels."""
+        if int(count) < 0:
+            raise ValueError("count must be >= 0, got %r" % (count,))
+        with self._cond:
+            self._drops_left = int(count)
+
+    def _lost(self, item):
+        """Whether this delivery is to be dropped (under the lock)."""
+        if self._drops_left > 0:
+            self._drops_left -= 1
+            return True
+        return bool(self.drop_if is not None and self.drop_if(item))
 
     def _event_body(self, event_type, vm, style):
         entity = render_vm_event(vm, style, power_event=event_type in ("VM.ON", "VM.OFF"))
@@ -74,7 +96,9 @@ class Delivery(object):
             if item is None:
                 return
             sent = time.time()
-            status_code, error = self._post(item)
+            with self._cond:
+                dropped = self._lost(item)
+            status_code, error = (None, "dropped (simulated)") if dropped else self._post(item)
             with self._cond:
                 if item["generation"] != self._generation:
                     continue  # reset() happened meanwhile
@@ -84,6 +108,7 @@ class Delivery(object):
                     "event_type": item["event_type"],
                     "vm_uuid": item["vm_uuid"],
                     "unprompted": item["unprompted"],
+                    "dropped": dropped,
                     "status_code": status_code,
                     "error": error,
                     "sent": sent,  # when the POST started

@@ -467,6 +467,31 @@ def test_power_events_reach_the_receiver_with_basic_auth_and_the_envelope(sim, p
     assert recorded[0]["post_url"] == receiver.url and recorded[0]["vm_uuid"] == uuid
 
 
+
+def test_dropped_deliveries_are_recorded_and_never_reach_the_receiver(sim, prism, receiver):
+    hook = prism.create_webhook(post_url=receiver.url, events=["VM.ON", "VM.OFF"])
+    vm = prism.create_vm(name="web-01", ips=["10.1.1.5"], power="OFF")
+    uuid = vm["metadata"]["uuid"]
+    try:
+        sim.drop_next(1)
+        vm = prism.put_vm(vm, power_state="ON")     # lost: the next one
+        vm = prism.put_vm(vm, power_state="OFF")    # delivered
+        sim.drop_if = lambda d: d["event_type"] == "VM.ON" and d["webhook_uuid"] == hook["metadata"]["uuid"]
+        vm = prism.put_vm(vm, power_state="ON")     # lost: the predicate
+        sim.drop_if = None
+        prism.put_vm(vm, power_state="OFF")         # delivered
+        assert sim.wait_idle(10)
+    finally:
+        sim.drop_if = None
+        sim.drop_next(0)
+    assert events_seen(receiver.wait(2)) == [("VM.OFF", uuid), ("VM.OFF", uuid)]
+    recorded = [(d["event_type"], d["status_code"], d["error"], d["dropped"]) for d in sim.deliveries]
+    assert recorded == [("VM.ON", None, "dropped (simulated)", True), ("VM.OFF", 200, None, False),
+                        ("VM.ON", None, "dropped (simulated)", True), ("VM.OFF", 200, None, False)]
+    assert sim.stats()["failed_deliveries"] == 2
+    with pytest.raises(ValueError):
+        sim.drop_next(-1)
+
 def test_each_webhook_gets_only_its_events(sim, prism, receiver):
     other = Receiver()
     try:

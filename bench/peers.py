@@ -95,6 +95,33 @@ class IpRanges(object):
             return str(first)
 
 
+def watch_registrations(firewall, wanted):
+    """Record the moment each IP of *wanted* is registered on *firewall*. Returns (seen {ip: epoch seconds}, an
+    Event set once all are, unwatch()).
+
+    Exact and free of polling: a hook inside the simulator's User-ID handler (under its lock, after the management
+    plane's delay). A poller copying a table of 10,000 entries every few ms would hold the simulator's lock and
+    the GIL, and slow down both simulators."""
+    seen, done, pending = {}, threading.Event(), set(wanted)
+    original = firewall._user_id  # pylint: disable=protected-access
+
+    def watched(params):
+        root = original(params)
+        now = time.time()
+        table = firewall._registered  # pylint: disable=protected-access
+        for ip in [ip for ip in pending if ip in table]:
+            seen[ip] = now
+            pending.discard(ip)
+        if not pending:
+            done.set()
+        return root
+
+    def unwatch():
+        del firewall._user_id  # pylint: disable=protected-access
+    firewall._user_id = watched  # pylint: disable=protected-access
+    return seen, done, unwatch
+
+
 def drive(prism, firewall, count, rate, enforced=registered, poll_s=0.002, settle_timeout=600.0, first_ip=None,
           deliveries_from=0):
     """Seed *count* VMs in Prism, emit VM.ON for each at *rate* per second (None: all at once, a burst) and wait
@@ -105,29 +132,13 @@ def drive(prism, firewall, count, rate, enforced=registered, poll_s=0.002, settl
     wanted = set(ip_of.values())
     prism_before = sum(prism.stats()["calls"].values())
     firewall.reset()      # empty and zero counters, the same API key: a new run on the same firewall
-    seen, emitted = {}, {}
-    done = threading.Event()
-
+    emitted = {}
     if enforced is registered:
-        # Exact and free of polling: record the moment each registration takes effect, inside the simulator's
-        # User-ID handler (under its lock, after the management plane's delay). A poller copying a table of
-        # 10,000 entries every few ms would hold the simulator's lock and the GIL, and slow down both simulators.
-        pending = set(wanted)
-        original = firewall._user_id  # pylint: disable=protected-access
-
-        def watched(params):
-            root = original(params)
-            now = time.time()
-            table = firewall._registered  # pylint: disable=protected-access
-            for ip in [ip for ip in pending if ip in table]:
-                seen[ip] = now
-                pending.discard(ip)
-            if not pending:
-                done.set()
-            return root
-        firewall._user_id = watched  # pylint: disable=protected-access
+        seen, done, unwatch = watch_registrations(firewall, wanted)
         poller = None
     else:
+        seen, done, unwatch = {}, threading.Event(), None
+
         def poll():
             while not done.is_set():
                 now = time.time()
@@ -154,7 +165,7 @@ def drive(prism, firewall, count, rate, enforced=registered, poll_s=0.002, settl
     if poller is not None:
         poller.join(10)
     else:
-        del firewall._user_id  # pylint: disable=protected-access
+        unwatch()
     latencies = [seen[ip_of[u]] - emitted[u] for u in uuids if ip_of[u] in seen]
     floor = floor_latencies(list(emitted.values()), firewall.latency)
     mine = set(uuids)
@@ -200,9 +211,10 @@ class ListenerPeer(object):
     enforced = staticmethod(registered)
     poll_s = 0.002
 
-    def __init__(self, options=None, label=None):
+    def __init__(self, options=None, label=None, prism=None):
         self.options = dict({"mode": "registered-ip"}, **(options or {}))
         self.label = label or self.name
+        self.prism = dict({"source": "webhook"}, **(prism or {}))  # the config's prism section (source, interval)
         self.server = None
 
     def start(self, workdir, prism, firewall):
@@ -210,9 +222,11 @@ class ListenerPeer(object):
         from enforce import deployed_queue  # pylint: disable=import-outside-toplevel
         from panos_helpers import panos_config, prism_client, subscribe, target  # pylint: disable=C0415
         os.makedirs(workdir, exist_ok=True)
-        config = panos_config(workdir, prism, [target(firewall)], options=self.options, queue=deployed_queue())
+        config = panos_config(workdir, prism, [target(firewall)], options=self.options, queue=deployed_queue(),
+                              prism_extra=self.prism)
         self.server = Server(listener_argv(config), config).start()
-        subscribe(prism_client(prism), self.server.url, events=["VM.ON"])
+        if self.prism["source"] != "poll":
+            subscribe(prism_client(prism), self.server.url, events=["VM.ON"])
         return self
 
     def stop(self):

@@ -315,6 +315,38 @@ def _poll(r):
         "Reproduce: `%s --only poll` (or `bench/poll_cost.py` alone)." % RUN, ""])
 
 
+def _s(ms):
+    return None if ms is None else round(ms / 1000.0, 2)
+
+
+def _poll_latency(r):
+    modes = r["poll_latency"]
+    rows = []
+    for m in modes:
+        rows.append([m["mode"], m["interval_s"], "all", m["changes"], m["enforced"], _s(m["p50_ms"]),
+                     _s(m["p99_ms"]), _s(m["max_ms"])])
+        rows += [[m["mode"], m["interval_s"], v["via"], v["changes"], v["n"], _s(v["p50_ms"]), _s(v["p99_ms"]),
+                  _s(v["max_ms"])] for v in m["via"] if len(m["via"]) > 1]
+    m = modes[0]
+    return "\n".join([
+        "## 8. Change to enforcement with the poll source", "",
+        "**What:** from a VM's change in Prism (powered on) until its IP is registered on the firewall, with "
+        "`prism.source: poll` at `poll_interval_s` %s s, and with `both` when Prism loses every other change's "
+        "webhook delivery (those changes can only come back through the poll). Expected: up to one interval "
+        "(plus a cycle and the dispatch) for a change the poll finds; a delivered webhook in well under a second."
+        % m["interval_s"], "",
+        "**How:** `bench/poll_latency.py`: per mode, the listener as deployed (section 2's `listener` peer with "
+        "the source set) against its own Prism simulator and a VM-50 PAN-OS simulator (latency model on); %d VMs "
+        "seeded powered off, then — once the first poll cycle has seen them — powered on one at a time, evenly "
+        "over %s s (so the changes fall at every phase of the poll cycle), each emitting `VM.ON` to the webhook "
+        "(`both`). The simulator drops the chosen deliveries (`drop_if`: never POSTed, as a lost delivery Prism "
+        "does not retry). Enforcement is timed by the hook in the firewall's User-ID handler (section 2). *via*: "
+        "how each change arrived — `webhook` (delivered, answered 200) or `poll (webhook dropped)`." % (
+            m["changes"], m["spread_s"]), "",
+        _table(["source", "interval s", "via", "changes", "enforced", "p50 s", "p99 s", "max s"], rows), "",
+        "Reproduce: `%s --only poll_latency`." % RUN, ""])
+
+
 # Hand-written and dated: what the figures mean, and the profiling behind the changes they led to (figures there
 # come from the commands it names, not from this run).
 FINDINGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "findings.md")
@@ -327,7 +359,8 @@ def write(results, output):
              % RUN, "", _machine(results), ""]
     parts.append(_goals(results))
     for key, render in (("ingest", _ingest), ("peers", _peers), ("peers", _lookups),
-                        ("cost", _cost), ("reconcile", _reconcile), ("ingest", _footprint), ("poll", _poll)):
+                        ("cost", _cost), ("reconcile", _reconcile), ("ingest", _footprint), ("poll", _poll),
+                        ("poll_latency", _poll_latency)):
         if key in results:
             parts.append(render(results))
     with open(FINDINGS) as f:

@@ -27,14 +27,17 @@ FULL = {"ingest": {"concurrencies": (1, 8, 32), "count": 1500, "duration": 15.0,
                   "slow_max_events": 20, "commit_seconds": None},
         "cost": {"events": 1000, "commit_seconds": 2.0},
         "reconcile": {"sizes": (1000, 10000)},
-        "poll": {"sizes": (1000, 10000)}}
+        "poll": {"sizes": (1000, 10000)},
+        "poll_latency": {"changes": 20, "interval_s": 30, "spread_intervals": 2}}
 QUICK = {"ingest": {"concurrencies": (1, 8, 32), "count": 100, "duration": 5.0, "rounds": 1},
          "peers": {"rates": (10, 100, 1000), "seconds": 0.5, "max_events": 20, "burst": 30,
                    "slow_max_events": 2, "commit_seconds": 1.0},
          "cost": {"events": 20, "commit_seconds": 0.2},
          "reconcile": {"sizes": (200, 500)},
-         "poll": {"sizes": (200,)}}
-ALL = ("ingest", "peers", "cost", "reconcile", "poll")
+         "poll": {"sizes": (200,)},
+         # 5 s: the shortest poll_interval_s the listener accepts (the full run keeps the default, 30 s).
+         "poll_latency": {"changes": 4, "interval_s": 5, "spread_intervals": 1}}
+ALL = ("ingest", "peers", "cost", "reconcile", "poll", "poll_latency")
 
 
 def main(argv=None):
@@ -90,6 +93,10 @@ def main(argv=None):
             print("7. poll cycle cost", flush=True)
             import poll_cost  # pylint: disable=import-outside-toplevel
             results["poll"] = poll_cost.run(**sizes["poll"])
+        if "poll_latency" in only:
+            print("8. change to enforcement with the poll source (poll; both with dropped deliveries)", flush=True)
+            import poll_latency  # pylint: disable=import-outside-toplevel
+            results["poll_latency"] = poll_latency.run(workdir, **sizes["poll_latency"])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results.setdefault("measured", {}).update((section, results["date"]) for section in only)

@@ -78,9 +78,21 @@ def test_quick_bench_writes_the_report_and_the_plot(tmp_path):
         assert poll[api, "steady"]["events_queued"] == 0 and poll[api, "1% changed"]["events_queued"] == 2
     assert poll["v4", "steady"]["calls_by_api"] == {"v3": 0, "v4": 2} and poll["v3", "steady"]["api_calls"] == 1
 
+    # Change -> enforcement with the poll source: every change enforced; in both mode, the changes whose delivery
+    # the simulator dropped were recovered by the poll, the others came by webhook.
+    latency = dict((m["mode"], m) for m in results["poll_latency"])
+    assert latency["poll"]["interval_s"] == latency["both"]["interval_s"] == 5
+    assert latency["poll"]["enforced"] == latency["poll"]["changes"] == 4 and latency["poll"]["missing"] == 0
+    assert [(v["via"], v["changes"], v["n"]) for v in latency["poll"]["via"]] == [("poll", 4, 4)]
+    assert latency["both"]["enforced"] == 4 and latency["both"]["dropped_deliveries"] == 2
+    both = [(v["via"], v["changes"], v["n"]) for v in latency["both"]["via"]]
+    assert both == [("poll (webhook dropped)", 2, 2), ("webhook", 2, 2)]
+    assert all(v["p50_ms"] > 0 for m in latency.values() for v in m["via"])
+
     doc = (tmp_path / "performance.md").read_text()
     for heading in ("## Goals", "## 1. Ingest", "## 2. Event to enforcement", "## 3. What the Prism lookups cost",
-                    "## 4. Firewall cost", "## 5. Reconcile scale", "## 6. Footprint", "## 7. Poll cycle cost"):
+                    "## 4. Firewall cost", "## 5. Reconcile scale", "## 6. Footprint", "## 7. Poll cycle cost",
+                    "## 8. Change to enforcement with the poll source"):
         assert heading in doc
     # The tables carry the measured numbers.
     row = next(line for line in doc.splitlines() if line.startswith("| 32 |"))

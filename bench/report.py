@@ -316,7 +316,8 @@ def _poll(r):
 
 
 def _s(ms):
-    return None if ms is None else round(ms / 1000.0, 2)
+    """Milliseconds as seconds with two decimals (a delivered webhook takes a fraction of one)."""
+    return "–" if ms is None else "%.2f" % (ms / 1000.0)
 
 
 def _poll_latency(r):

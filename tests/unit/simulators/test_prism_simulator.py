@@ -467,7 +467,6 @@ def test_power_events_reach_the_receiver_with_basic_auth_and_the_envelope(sim, p
     assert recorded[0]["post_url"] == receiver.url and recorded[0]["vm_uuid"] == uuid
 
 
-
 def test_dropped_deliveries_are_recorded_and_never_reach_the_receiver(sim, prism, receiver):
     hook = prism.create_webhook(post_url=receiver.url, events=["VM.ON", "VM.OFF"])
     vm = prism.create_vm(name="web-01", ips=["10.1.1.5"], power="OFF")
@@ -491,6 +490,7 @@ def test_dropped_deliveries_are_recorded_and_never_reach_the_receiver(sim, prism
     assert sim.stats()["failed_deliveries"] == 2
     with pytest.raises(ValueError):
         sim.drop_next(-1)
+
 
 def test_each_webhook_gets_only_its_events(sim, prism, receiver):
     other = Receiver()

@@ -22,6 +22,7 @@ that adds no time of its own and sends, whenever the management plane is free, o
 that has arrived (the least calls any client can make without holding events back).
 """
 import bisect
+import functools
 import ipaddress
 import os
 import threading
@@ -299,18 +300,17 @@ class Design2017Peer(object):
             self.server.stop()
 
 
-def run_parallel(make_peer, workdir, plan, capacity, commit_seconds=None, log=print):
-    """Each workload of *plan* on its own peer, Prism and firewall, all at once (for a peer whose runs mostly wait
-    on the firewall's commits, so that they share the machine's 2 cores with little else). Runs in plan order."""
-    results, errors = [None] * len(plan), []
+def all_at_once(calls):
+    """The results of *calls* (functions of no argument), run each in a thread of its own, in their order; the
+    first exception any of them raised is raised once all have ended."""
+    results, errors = [None] * len(calls), []
 
     def one(i):
         try:
-            results[i] = run_peer(make_peer(), os.path.join(workdir, "w%d" % i), [plan[i]], capacity,
-                                  commit_seconds, log)[0]
+            results[i] = calls[i]()
         except Exception as e:  # pylint: disable=broad-except
             errors.append(e)
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(plan))]
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(calls))]
     for t in threads:
         t.start()
     for t in threads:
@@ -318,6 +318,17 @@ def run_parallel(make_peer, workdir, plan, capacity, commit_seconds=None, log=pr
     if errors:
         raise errors[0]
     return results
+
+
+def run_parallel(make_peer, workdir, plan, capacity, commit_seconds=None, log=print):
+    """Each workload of *plan* on its own peer, Prism and firewall, all at once (for a peer whose runs mostly wait
+    on the firewall's commits, so that they share the machine's 2 cores with little else). Runs in plan order."""
+    return all_at_once([functools.partial(_run_one, make_peer, os.path.join(workdir, "w%d" % i), item, capacity,
+                                          commit_seconds, log) for i, item in enumerate(plan)])
+
+
+def _run_one(make_peer, workdir, item, capacity, commit_seconds, log):
+    return run_peer(make_peer(), workdir, [item], capacity, commit_seconds, log)[0]
 
 
 def run(workdir, rates=(10, 100, 1000), seconds=20.0, max_events=1000, burst=10000, slow_max_events=20,

@@ -16,14 +16,14 @@ the moment the IP is registered on the firewall (``peers.watch_registrations``, 
   (``drop_if``), so those changes can only be recovered by the poll. Each change is reported by how it arrived:
   ``webhook`` (delivered, answered 200) or ``poll (webhook dropped)``.
 """
+import functools
 import os
-import threading
 import time
 
 import requests
 
 from common import summary_ms
-from peers import ListenerPeer, firewall_model, start_simulators, watch_registrations
+from peers import ListenerPeer, all_at_once, firewall_model, start_simulators, watch_registrations
 
 
 def power_on(prism, uuid):
@@ -107,18 +107,5 @@ def vm_ip(prism, uuid):
 def run(workdir, changes=20, interval_s=30, spread_intervals=2, log=print):
     """Both modes at once, each with its own simulators and listener (the time is the poll interval's, not CPU)."""
     modes = (("poll", "10.200.0.1"), ("both", "10.201.0.1"))
-    results, errors = [None] * len(modes), []
-
-    def one(i):
-        try:
-            results[i] = run_mode(workdir, modes[i][0], changes, interval_s, spread_intervals, modes[i][1], log)
-        except Exception as e:  # pylint: disable=broad-except
-            errors.append(e)
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(modes))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return results
+    return all_at_once([functools.partial(run_mode, workdir, mode, changes, interval_s, spread_intervals, first_ip,
+                                          log) for mode, first_ip in modes])
